@@ -1,0 +1,1 @@
+"""The one YAML configuration: NAT section names, env and -o overrides, secret masking."""

@@ -1,0 +1,228 @@
+"""The events that cross topics, as DESIGN.md defines them.
+
+Field names follow NAT's ``TTCEventData`` so a NAT export is valid input. Models are
+strict about what the pipeline depends on (ids, score, prompt shape) and lenient about
+everything else: unknown fields are moved into ``metadata`` instead of being rejected,
+because agents evolve faster than this contract.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+from prefstream_events.limits import MAX_ID_CHARS, MAX_TEXT_CHARS
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+OptionalId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+RawBytes = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda b: base64.b64encode(b).decode(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+"""Bytes kept exactly as received: Python ``bytes`` in memory, base64 in JSON."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI-style message. Extra keys (``name``, ``tool_calls``) are kept, not dropped."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    role: Annotated[str, Field(min_length=1, max_length=64)]
+    content: Text
+
+
+Prompt = Text | list[ChatMessage]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
+
+
+class CandidateEvent(_Event):
+    """One scored candidate of one decision point (NAT ``TTCEventData`` plus routing ids)."""
+
+    example_id: Id
+    turn_id: Id
+    turn_index: NonNegativeInt
+    candidate_index: NonNegativeInt
+    input: Prompt
+    output: Text
+    score: FiniteFloat
+    run_id: OptionalId = ""
+    ttc_step_name: Id = "dpo_candidate_move"
+    num_candidates: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    is_selected: bool | None = None
+    policy_model: OptionalId | None = None
+    agent_id: OptionalId | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    event_time: AwareDatetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_fields_to_metadata(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unknown = {k: v for k, v in data.items() if k not in cls.model_fields}
+        if not unknown:
+            return data
+        known = {k: v for k, v in data.items() if k in cls.model_fields}
+        metadata = known.get("metadata")
+        merged = dict(metadata) if isinstance(metadata, dict) else {}
+        for key, value in unknown.items():
+            merged.setdefault(key, value)
+        known["metadata"] = merged if isinstance(metadata, dict) or metadata is None else metadata
+        return known
+
+
+class SourceOffset(_Event):
+    """Where an event came from, so any output can be traced back to its input records."""
+
+    topic: str
+    partition: NonNegativeInt
+    offset: NonNegativeInt
+
+
+class PairEvent(_Event):
+    """One DPO preference pair produced by the pairing service."""
+
+    pair_id: Id
+    content_hash: Id
+    run_id: OptionalId
+    example_id: Id
+    turn_id: Id
+    prompt: Prompt
+    chosen: Text
+    rejected: Text
+    chosen_score: FiniteFloat
+    rejected_score: FiniteFloat
+    score_diff: FiniteFloat
+    reward: FiniteFloat
+    chosen_index: NonNegativeInt
+    rejected_index: NonNegativeInt
+    ttc_step_name: Id = "dpo_candidate_move"
+    policy_model: OptionalId | None = None
+    rejected_policy_model: OptionalId | None = None
+    close_reason: Literal["num_candidates", "inactivity", "max_age", "late", "offline"] | None = (
+        None
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    event_time: AwareDatetime = Field(default_factory=utc_now)
+
+
+class DatasetFile(_Event):
+    path: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    rows: NonNegativeInt
+    bytes: NonNegativeInt
+
+
+class DatasetReady(_Event):
+    """A cut dataset on disk, ready to be submitted. Its files are never rewritten."""
+
+    dataset_id: Id
+    name: Id
+    sequence: NonNegativeInt
+    directory: str
+    training: DatasetFile
+    validation: DatasetFile
+    manifest_path: str
+    manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    num_pairs: NonNegativeInt
+    mode: Literal["incremental", "cumulative"]
+    policy_models: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    created_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class JobStatus(StrEnum):
+    """Job states: NeMo Customizer's, plus the submitter's own before and around the job."""
+
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    CREATED = "created"
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in {
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+            JobStatus.CANCELLED,
+            JobStatus.SUPERSEDED,
+        }
+
+
+class DeploymentState(_Event):
+    name: str
+    namespace: str
+    status: str
+    url: str | None = None
+    description: str | None = None
+
+
+class JobStatusEvent(_Event):
+    """Full current state of one training job; the latest ``seq`` per ``job_key`` wins."""
+
+    job_key: Id
+    seq: NonNegativeInt
+    dataset_id: Id
+    dataset_name: Id
+    status: JobStatus
+    job_id: OptionalId | None = None
+    output_model: OptionalId | None = None
+    namespace: OptionalId | None = None
+    percentage_done: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    epochs_completed: NonNegativeInt | None = None
+    steps_completed: NonNegativeInt | None = None
+    train_loss: FiniteFloat | None = None
+    val_loss: FiniteFloat | None = None
+    message: str | None = None
+    error: str | None = None
+    deployment: DeploymentState | None = None
+    updated_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class DeadLetter(_Event):
+    """A record a service could not use, with the original bytes and where it came from."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=64)]
+    detail: str
+    service: str
+    source: SourceOffset
+    key: RawBytes | None = None
+    original: RawBytes
+    failed_at: AwareDatetime = Field(default_factory=utc_now)

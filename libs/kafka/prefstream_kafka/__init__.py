@@ -1,0 +1,1 @@
+"""Kafka plumbing: FastStream broker factory, topic creation, CandidatePublisher, local brokers."""

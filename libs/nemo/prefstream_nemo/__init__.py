@@ -1,0 +1,1 @@
+"""Async NeMo platform client: Entity Store, Data Store (HF Hub API), Customizer, Deployments."""

@@ -1,0 +1,1 @@
+"""Pure DPO pairing rules and window bookkeeping (no I/O)."""

@@ -1,0 +1,1 @@
+"""Batcher service: pairs topic to versioned DPO datasets."""

@@ -1,0 +1,1 @@
+"""The prefstream command line: the launcher that wires libraries and services together."""

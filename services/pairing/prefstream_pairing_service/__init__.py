@@ -1,0 +1,1 @@
+"""Pairing service: candidates topic to DPO pairs."""

@@ -1,0 +1,1 @@
+"""Submitter service: datasets to NeMo Customizer jobs and job-status events."""
