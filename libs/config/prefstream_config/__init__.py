@@ -1,1 +1,42 @@
 """The one YAML configuration: NAT section names, env and -o overrides, secret masking."""
+
+from prefstream_config.errors import ConfigError
+from prefstream_config.loader import load_config
+from prefstream_config.model import PrefstreamConfig
+from prefstream_config.nat import (
+    DPOTrajectoryBuilderConfig,
+    Hyperparameters,
+    NeMoCustomizerTrainerAdapterConfig,
+    NeMoCustomizerTrainerConfig,
+    NIMDeploymentConfig,
+)
+from prefstream_config.sections import (
+    BatcherConfig,
+    KafkaConfig,
+    LoggingConfig,
+    NmpLocalConfig,
+    PairingConfig,
+    SubmitterConfig,
+    TopicsConfig,
+)
+from prefstream_config.show import masked_dict, render_yaml
+
+__all__ = [
+    "BatcherConfig",
+    "ConfigError",
+    "DPOTrajectoryBuilderConfig",
+    "Hyperparameters",
+    "KafkaConfig",
+    "LoggingConfig",
+    "NIMDeploymentConfig",
+    "NeMoCustomizerTrainerAdapterConfig",
+    "NeMoCustomizerTrainerConfig",
+    "NmpLocalConfig",
+    "PairingConfig",
+    "PrefstreamConfig",
+    "SubmitterConfig",
+    "TopicsConfig",
+    "load_config",
+    "masked_dict",
+    "render_yaml",
+]

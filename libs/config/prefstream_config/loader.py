@@ -1,0 +1,137 @@
+"""Resolve the configuration: defaults < YAML file < environment < ``-o key value``.
+
+The YAML may reference ``${VAR}`` or ``${VAR:-default}`` as NAT configs do. Environment
+overrides are ``PREFSTREAM__SECTION__KEY=value`` (double underscores separate levels).
+Override values are parsed as YAML scalars, so ``5``, ``true`` and ``[a, b]`` get their types.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from prefstream_config.errors import ConfigError
+from prefstream_config.model import PrefstreamConfig
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "PREFSTREAM__"
+CONFIG_ENV = "PREFSTREAM_CONFIG"
+
+IGNORED_SECTIONS = frozenset(
+    {
+        "workflow",
+        "eval",
+        "general",
+        "functions",
+        "function_groups",
+        "embedders",
+        "memory",
+        "retrievers",
+        "object_stores",
+        "authentication",
+        "ttc_strategies",
+        "middleware",
+        "telemetry",
+    }
+)
+"""NAT sections prefstream has no use for: dropped with a notice so a NAT config loads as is."""
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${VAR}``/``${VAR:-default}``; an unset variable without default becomes ''."""
+    return _VAR.sub(lambda m: environ.get(m.group(1), m.group(2) or ""), text)
+
+
+def parse_value(text: str) -> Any:
+    """Type an override the way YAML would type it in the file."""
+    try:
+        return yaml.safe_load(text) if text.strip() else text
+    except yaml.YAMLError:
+        return text
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    if not all(keys):
+        raise ConfigError(f"invalid key {dotted!r}: use a dotted path such as kafka.partitions")
+    node = data
+    for i, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            where = ".".join(keys[: i + 1])
+            raise ConfigError(f"{dotted}: cannot set a key inside {where}, which is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    pairs = []
+    for name, value in sorted(environ.items()):
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            dotted = ".".join(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+            pairs.append((dotted, value))
+    return pairs
+
+
+def read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(expand_env(text, environ))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of sections at the top level")
+    return data
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        got = err.get("input")
+        shown = "" if err["type"] in {"missing", "extra_forbidden"} or isinstance(got, dict) else f" (got {got!r})"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {loc}: {msg}{shown}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Iterable[tuple[str, str]] = (),
+    environ: Mapping[str, str] | None = None,
+    notices: list[str] | None = None,
+) -> PrefstreamConfig:
+    """Build the resolved config; raises :class:`ConfigError` naming the dotted path at fault."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = env[CONFIG_ENV]
+    data: dict[str, Any] = read_yaml(Path(path), env) if path is not None else {}
+    for section in sorted(IGNORED_SECTIONS & data.keys()):
+        del data[section]
+        notice = f"ignoring section '{section}': prefstream does not use it"
+        log.info(notice)
+        if notices is not None:
+            notices.append(notice)
+    for dotted, value in [*env_overrides(env), *overrides]:
+        set_dotted(data, dotted, parse_value(value))
+    try:
+        return PrefstreamConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None

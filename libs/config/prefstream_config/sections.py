@@ -1,0 +1,101 @@
+"""prefstream's own sections: Kafka, pairing windows, batcher thresholds, submitter, services."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import SecretStr
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TopicsConfig(_Section):
+    candidates: str = "prefstream.candidates.v1"
+    pairs: str = "prefstream.pairs.v1"
+    datasets: str = "prefstream.datasets.v1"
+    jobs: str = "prefstream.jobs.v1"
+    deadletter: str = "prefstream.deadletter.v1"
+    control: str = "prefstream.control.v1"
+
+
+class KafkaConfig(_Section):
+    """Connection and topic layout. No ``bootstrap_servers`` means the embedded Tansu broker."""
+
+    bootstrap_servers: str | None = None
+    client_id: str = "prefstream"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    partitions: PositiveInt = 4
+    replication_factor: PositiveInt = 1
+    jobs_topic_compacted: bool = True
+    session_timeout_ms: PositiveInt = 10_000
+    heartbeat_interval_ms: PositiveInt = 3_000
+    max_record_bytes: PositiveInt = 1_048_576
+    embedded_port: int = Field(9092, ge=0, le=65535)
+
+
+class PairingConfig(_Section):
+    """Window options (how a turn's candidates are gathered) and the service's own knobs."""
+
+    trajectory_builder: str | None = Field(
+        None, description="Name under trajectory_builders; default: finetuning's or the only one."
+    )
+    inactivity_gap_seconds: PositiveFloat = 30.0
+    max_window_age_seconds: PositiveFloat = 300.0
+    late_policy: Literal["pair", "deadletter"] = "pair"
+    group_id: str = "prefstream-pairing"
+    db_path: str = "data/pairing.duckdb"
+    batch_max_records: PositiveInt = 1000
+    http_port: int = Field(8081, ge=0, le=65535)
+
+
+class BatcherConfig(_Section):
+    """When a dataset is cut and what goes into it."""
+
+    mode: Literal["incremental", "cumulative"] = "incremental"
+    min_new_pairs: PositiveInt = 1000
+    max_wait_seconds: PositiveFloat = 3600.0
+    min_pairs: PositiveInt = 10
+    max_pairs: PositiveInt | None = None
+    seed: int = 0
+    validation_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    policy_models: list[str] | None = None
+    datasets_dir: str = "data/datasets"
+    export_formats: list[Literal["nemo", "trl_standard", "trl_conversational"]] = Field(
+        default_factory=lambda: ["nemo"]
+    )
+    group_id: str = "prefstream-batcher"
+    db_path: str = "data/batcher.duckdb"
+    http_port: int = Field(8082, ge=0, le=65535)
+
+
+class SubmitterConfig(_Section):
+    max_concurrent_jobs: PositiveInt = 1
+    queue_policy: Literal["fifo", "latest"] = "fifo"
+    group_id: str = "prefstream-submitter"
+    db_path: str = "data/submitter.duckdb"
+    http_port: int = Field(8083, ge=0, le=65535)
+    retry_attempts: PositiveInt = 8
+    retry_max_seconds: NonNegativeFloat = 30.0
+
+
+class NmpLocalConfig(_Section):
+    """Where ``prefstream up`` runs nmp-local when no NeMo hosts are configured."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: str = "data/nmp-local"
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"

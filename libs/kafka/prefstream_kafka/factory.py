@@ -1,0 +1,87 @@
+"""One place that turns ``kafka:`` config into FastStream brokers and consumer options."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from prefstream_config import KafkaConfig
+
+EMBEDDED_HOST = "127.0.0.1"
+
+
+def bootstrap_servers(kafka: KafkaConfig) -> str:
+    """Configured servers, or the embedded broker's address when none are configured."""
+    return kafka.bootstrap_servers or f"{EMBEDDED_HOST}:{kafka.embedded_port}"
+
+
+def is_embedded(kafka: KafkaConfig) -> bool:
+    return kafka.bootstrap_servers is None
+
+
+def security(kafka: KafkaConfig) -> BaseSecurity | None:
+    """SASL/TLS settings passed through to aiokafka; ``None`` for plaintext."""
+    use_ssl = kafka.security_protocol in {"SSL", "SASL_SSL"}
+    context: ssl.SSLContext | None = None
+    if use_ssl:
+        context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile)
+    if kafka.security_protocol.startswith("SASL"):
+        if not kafka.sasl_username or kafka.sasl_password is None:
+            raise ValueError(
+                "kafka.security_protocol is SASL_* but kafka.sasl_username/sasl_password are "
+                "not set: set both (e.g. PREFSTREAM__KAFKA__SASL_PASSWORD)."
+            )
+        user, password = kafka.sasl_username, kafka.sasl_password.get_secret_value()
+        mechanisms: dict[str | None, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+            None: SASLPlaintext,
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
+        return mechanisms[kafka.sasl_mechanism](
+            username=user, password=password, ssl_context=context, use_ssl=use_ssl
+        )
+    if use_ssl:
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    return None
+
+
+def make_broker(
+    kafka: KafkaConfig, *, client_id: str | None = None, **options: Any
+) -> KafkaBroker:
+    """A FastStream broker for ``kafka``. Never idempotent or transactional (Tansu rejects both).
+
+    ``max_batch_size`` is raised from FastStream's 16 KB so ``publish_batch`` of normal
+    pair batches does not overflow into an endless redelivery loop.
+    """
+    params: dict[str, Any] = {
+        "client_id": client_id or kafka.client_id,
+        "security": security(kafka),
+        "max_request_size": max(kafka.max_record_bytes + 4096, 1024 * 1024),
+        "max_batch_size": 1024 * 1024,
+        "linger_ms": 5,
+        "enable_idempotence": False,
+        "logger": None,
+    }
+    params.update(options)
+    return KafkaBroker(bootstrap_servers(kafka), **params)
+
+
+def consumer_options(kafka: KafkaConfig) -> dict[str, Any]:
+    """Subscriber keyword arguments every prefstream consumer shares."""
+    return {
+        "session_timeout_ms": kafka.session_timeout_ms,
+        "heartbeat_interval_ms": min(kafka.heartbeat_interval_ms, kafka.session_timeout_ms // 3),
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": max(kafka.max_record_bytes + 4096, 1024 * 1024),
+        "fetch_max_bytes": max(kafka.max_record_bytes * 4, 50 * 1024 * 1024),
+    }
+
+
+def test_profile(kafka: KafkaConfig) -> KafkaConfig:
+    """Short group timeouts: Tansu takes ``session_timeout/2`` per join, so tests use 2 s."""
+    return kafka.model_copy(update={"session_timeout_ms": 2000, "heartbeat_interval_ms": 500})

@@ -1,0 +1,68 @@
+"""Create prefstream's topics with the configured partitions, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prefstream_config import KafkaConfig
+
+from prefstream_kafka.factory import bootstrap_servers, security
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
+    """All topics; jobs may be compacted because each event carries the full job state."""
+    t = kafka.topics
+    jobs_cfg = {"cleanup.policy": "compact"} if kafka.jobs_topic_compacted else {}
+    return [
+        TopicSpec(t.candidates, kafka.partitions, {}),
+        TopicSpec(t.pairs, kafka.partitions, {}),
+        TopicSpec(t.datasets, 1, {}),
+        TopicSpec(t.jobs, 1, jobs_cfg),
+        TopicSpec(t.deadletter, 1, {}),
+        TopicSpec(t.control, 1, {}),
+    ]
+
+
+async def ensure_topics(kafka: KafkaConfig, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create missing topics; returns the names it created. Existing topics are left as they are."""
+    sec = security(kafka)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers(kafka),
+        client_id=f"{kafka.client_id}-admin",
+        security_protocol=kafka.security_protocol,
+        sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
+        sasl_plain_username=kafka.sasl_username,
+        sasl_plain_password=(
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        ),
+        ssl_context=sec.ssl_context if sec else None,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [s for s in (specs or topic_specs(kafka)) if s.name not in existing]
+        created = []
+        for spec in wanted:
+            topic = NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=kafka.replication_factor,
+                topic_configs=spec.config,
+            )
+            try:
+                await admin.create_topics([topic])
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()

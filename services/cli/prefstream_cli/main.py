@@ -1,0 +1,56 @@
+"""The ``prefstream`` command: one entry point for every service, tool and demo."""
+
+from __future__ import annotations
+
+import click
+
+from prefstream_cli.commands.config_cmd import config_group
+from prefstream_cli.commands.placeholders import placeholder
+
+PAIRING = "the Pairing service issue (#3)"
+BATCHER = "the Batcher service issue (#4)"
+NMP = "the nmp-local issue (#5)"
+SUBMITTER = "the Submitter service issue (#6)"
+LOOP = "the whole-loop issue (#7)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="prefstream-cli", prog_name="prefstream")
+def cli() -> None:
+    """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs, continuously."""
+
+
+cli.add_command(config_group)
+for _name, _help, _issue in [
+    ("up", "Start the broker, nmp-local and every service, supervised.", LOOP),
+    ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),
+    ("nmp-local", "Run the local NeMo platform stand-in.", NMP),
+    ("submit", "Submit one dataset directory to NeMo Customizer and follow the job.", SUBMITTER),
+    ("watch", "Show every training job live from the job-status topic.", LOOP),
+]:
+    cli.add_command(placeholder(_name, _help, _issue))
+
+
+@cli.group("pairs")
+def pairs_group() -> None:
+    """Build DPO pairs."""
+
+
+pairs_group.add_command(placeholder("build", "Pair a JSONL file of CandidateEvents offline.", PAIRING))
+
+
+@cli.group("dataset")
+def dataset_group() -> None:
+    """Cut and list datasets."""
+
+
+dataset_group.add_command(placeholder("cut", "Force a dataset cut now.", BATCHER))
+dataset_group.add_command(placeholder("list", "List the datasets cut so far.", BATCHER))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Options every command shares: ``--config FILE`` and ``-o/--set dotted.key value``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+from prefstream_config import ConfigError, PrefstreamConfig, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CONFIG = 2
+EXIT_NOT_YET = 3
+
+
+def config_options(*, short_override: bool = True) -> Callable[[F], F]:
+    """Add ``--config/-c`` and the override option; ``-o`` is left free where it means output."""
+
+    def decorate(func: F) -> F:
+        names = ["--set", "-o", "overrides"] if short_override else ["--set", "overrides"]
+        func = click.option(
+            *names,
+            nargs=2,
+            multiple=True,
+            metavar="KEY VALUE",
+            help="Override a config value by dotted key, e.g. -o kafka.partitions 8.",
+        )(func)
+        return click.option(
+            "--config",
+            "-c",
+            "config_path",
+            type=click.Path(dir_okay=False, exists=True),
+            envvar="PREFSTREAM_CONFIG",
+            help="YAML config file (env PREFSTREAM_CONFIG).",
+        )(func)
+
+    return decorate
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    raise SystemExit(code)
+
+
+def resolve_config(
+    config_path: str | None,
+    overrides: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+    notices: list[str] | None = None,
+) -> PrefstreamConfig:
+    try:
+        return load_config(config_path, list(overrides), notices=notices)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+def not_yet(command: str, issue: str) -> NoReturn:
+    """Commands that later issues fill in say so instead of failing obscurely."""
+    click.secho(
+        f"`prefstream {command}` is not available in this build yet: it arrives with {issue}.",
+        fg="yellow",
+        err=True,
+    )
+    raise SystemExit(EXIT_NOT_YET)
