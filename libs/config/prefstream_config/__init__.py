@@ -6,6 +6,7 @@ from prefstream_config.model import PrefstreamConfig
 from prefstream_config.nat import (
     DPOTrajectoryBuilderConfig,
     Hyperparameters,
+    LLMConfig,
     NeMoCustomizerTrainerAdapterConfig,
     NeMoCustomizerTrainerConfig,
     NIMDeploymentConfig,
@@ -27,6 +28,7 @@ __all__ = [
     "DPOTrajectoryBuilderConfig",
     "Hyperparameters",
     "KafkaConfig",
+    "LLMConfig",
     "LoggingConfig",
     "NIMDeploymentConfig",
     "NeMoCustomizerTrainerAdapterConfig",

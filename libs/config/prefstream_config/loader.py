@@ -48,8 +48,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def expand_env(text: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}``/``${VAR:-default}``; an unset variable without default becomes ''."""
-    return _VAR.sub(lambda m: environ.get(m.group(1), m.group(2) or ""), text)
+    """Replace ``${VAR}``/``${VAR:-default}`` (default when unset or empty, as in a shell)."""
+    return _VAR.sub(lambda m: environ.get(m.group(1)) or m.group(2) or "", text)
 
 
 def parse_value(text: str) -> Any:

@@ -10,6 +10,7 @@ from prefstream_config.errors import ConfigError
 from prefstream_config.nat import (
     DPOTrajectoryBuilderConfig,
     FinetuningConfig,
+    LLMConfig,
     NeMoCustomizerTrainerAdapterConfig,
     NeMoCustomizerTrainerConfig,
 )
@@ -26,7 +27,7 @@ from prefstream_config.sections import (
 class PrefstreamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    llms: dict[str, dict[str, Any]] = Field(
+    llms: dict[str, LLMConfig] = Field(
         default_factory=dict, description="NAT LLM definitions; the demo agents may use one."
     )
     trajectory_builders: dict[str, DPOTrajectoryBuilderConfig] = Field(default_factory=dict)

@@ -109,6 +109,18 @@ class NeMoCustomizerTrainerConfig(_NatComponent):
     wait_for_completion: bool = True
 
 
+class LLMConfig(BaseModel):
+    """A NAT ``llms.<name>`` entry. Only what the demo agents read is typed; the rest is kept."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: str = Field("openai", alias="_type")
+    model_name: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    temperature: float | None = None
+
+
 class FinetuningConfig(BaseModel):
     """NAT's ``finetuning`` section: which named builder, adapter and trainer are in use."""
 

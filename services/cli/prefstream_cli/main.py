@@ -6,6 +6,7 @@ import click
 
 from prefstream_cli.commands.config_cmd import config_group
 from prefstream_cli.commands.placeholders import placeholder
+from prefstream_cli.commands.service import service
 
 PAIRING = "the Pairing service issue (#3)"
 BATCHER = "the Batcher service issue (#4)"
@@ -21,6 +22,7 @@ def cli() -> None:
 
 
 cli.add_command(config_group)
+cli.add_command(service)
 for _name, _help, _issue in [
     ("up", "Start the broker, nmp-local and every service, supervised.", LOOP),
     ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),

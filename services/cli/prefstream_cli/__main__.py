@@ -1,0 +1,3 @@
+from prefstream_cli.main import main
+
+main()
