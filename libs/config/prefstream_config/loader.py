@@ -106,7 +106,11 @@ def format_validation_error(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
         got = err.get("input")
-        shown = "" if err["type"] in {"missing", "extra_forbidden"} or isinstance(got, dict) else f" (got {got!r})"
+        shown = (
+            ""
+            if err["type"] in {"missing", "extra_forbidden"} or isinstance(got, dict)
+            else f" (got {got!r})"
+        )
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"  {loc}: {msg}{shown}")
     return "invalid configuration:\n" + "\n".join(lines)

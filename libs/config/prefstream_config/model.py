@@ -43,7 +43,7 @@ class PrefstreamConfig(BaseModel):
     demo: dict[str, Any] = Field(default_factory=dict, description="Demo agent options.")
 
     def builder(self) -> DPOTrajectoryBuilderConfig:
-        """The builder in use: ``pairing.trajectory_builder``, then NAT's selection, then defaults."""
+        """In use: ``pairing.trajectory_builder``, else NAT's selection, else the defaults."""
         name = self.pairing.trajectory_builder or self.finetuning.trajectory_builder
         return _select(
             self.trajectory_builders, name, "trajectory_builders", DPOTrajectoryBuilderConfig()
@@ -65,9 +65,7 @@ class PrefstreamConfig(BaseModel):
 T = TypeVar("T")
 
 
-def _select(
-    options: dict[str, T], name: str | None, section: str, default: T | None = None
-) -> T:
+def _select(options: dict[str, T], name: str | None, section: str, default: T | None = None) -> T:
     if name is not None:
         if name not in options:
             known = ", ".join(sorted(options)) or "none"

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
-from pydantic import SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+)
+
+ExportFormat = Literal["nemo", "trl_standard", "trl_conversational"]
+
+
+def _nemo_only() -> list[ExportFormat]:
+    return ["nemo"]
 
 
 class _Section(BaseModel):
@@ -70,9 +83,7 @@ class BatcherConfig(_Section):
     validation_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     policy_models: list[str] | None = None
     datasets_dir: str = "data/datasets"
-    export_formats: list[Literal["nemo", "trl_standard", "trl_conversational"]] = Field(
-        default_factory=lambda: ["nemo"]
-    )
+    export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
     http_port: int = Field(8082, ge=0, le=65535)

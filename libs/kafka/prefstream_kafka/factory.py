@@ -50,9 +50,7 @@ def security(kafka: KafkaConfig) -> BaseSecurity | None:
     return None
 
 
-def make_broker(
-    kafka: KafkaConfig, *, client_id: str | None = None, **options: Any
-) -> KafkaBroker:
+def make_broker(kafka: KafkaConfig, *, client_id: str | None = None, **options: Any) -> KafkaBroker:
     """A FastStream broker for ``kafka``. Never idempotent or transactional (Tansu rejects both).
 
     ``max_batch_size`` is raised from FastStream's 16 KB so ``publish_batch`` of normal

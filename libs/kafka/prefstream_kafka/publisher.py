@@ -45,9 +45,7 @@ class CandidatePublisher:
 
     @classmethod
     @asynccontextmanager
-    async def connect(
-        cls, kafka: KafkaConfig, **options: Any
-    ) -> AsyncIterator[CandidatePublisher]:
+    async def connect(cls, kafka: KafkaConfig, **options: Any) -> AsyncIterator[CandidatePublisher]:
         """Own a broker connection for the publisher's lifetime."""
         broker = make_broker(kafka, client_id=f"{kafka.client_id}-agent")
         await broker.connect()

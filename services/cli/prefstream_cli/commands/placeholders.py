@@ -6,14 +6,17 @@ import click
 
 from prefstream_cli.options import not_yet
 
-PENDING: dict[str, tuple[str, str]] = {}
-"""Command name -> (help, issue that delivers it). Emptied as the issues land."""
 
+def placeholder(name: str, help_text: str, issue: str, *, group: str = "") -> click.Command:
+    full = f"{group} {name}".strip()
 
-def placeholder(name: str, help_text: str, issue: str) -> click.Command:
-    @click.command(name, help=f"{help_text} (coming with {issue})", context_settings={"ignore_unknown_options": True})
+    @click.command(
+        name,
+        help=f"{help_text} (coming with {issue})",
+        context_settings={"ignore_unknown_options": True},
+    )
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def command(args: tuple[str, ...]) -> None:
-        not_yet(name, issue)
+        not_yet(full, issue)
 
     return command
