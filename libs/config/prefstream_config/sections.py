@@ -68,6 +68,7 @@ class PairingConfig(_Section):
     group_id: str = "prefstream-pairing"
     db_path: str = "data/pairing.duckdb"
     batch_max_records: PositiveInt = 1000
+    http_host: str = "127.0.0.1"
     http_port: int = Field(8081, ge=0, le=65535)
 
 
@@ -86,6 +87,7 @@ class BatcherConfig(_Section):
     export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
+    http_host: str = "127.0.0.1"
     http_port: int = Field(8082, ge=0, le=65535)
 
 
@@ -94,6 +96,7 @@ class SubmitterConfig(_Section):
     queue_policy: Literal["fifo", "latest"] = "fifo"
     group_id: str = "prefstream-submitter"
     db_path: str = "data/submitter.duckdb"
+    http_host: str = "127.0.0.1"
     http_port: int = Field(8083, ge=0, le=65535)
     retry_attempts: PositiveInt = 8
     retry_max_seconds: NonNegativeFloat = 30.0

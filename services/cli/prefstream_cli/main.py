@@ -6,6 +6,7 @@ import click
 
 from prefstream_cli.commands.config_cmd import config_group
 from prefstream_cli.commands.placeholders import placeholder
+from prefstream_cli.commands.publish import publish
 from prefstream_cli.commands.service import service
 
 PAIRING = "the Pairing service issue (#3)"
@@ -18,11 +19,12 @@ LOOP = "the whole-loop issue (#7)"
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="prefstream-cli", prog_name="prefstream")
 def cli() -> None:
-    """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs, continuously."""
+    """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs."""
 
 
 cli.add_command(config_group)
 cli.add_command(service)
+cli.add_command(publish)
 for _name, _help, _issue in [
     ("up", "Start the broker, nmp-local and every service, supervised.", LOOP),
     ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),

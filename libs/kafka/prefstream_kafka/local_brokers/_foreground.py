@@ -10,8 +10,6 @@ from typing import Protocol
 
 
 class _ForegroundBroker(Protocol):
-    bootstrap_servers: str
-
     def start(self) -> object: ...
 
     def stop(self) -> None: ...

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from .errors import BrokerStartError
+from prefstream_kafka.local_brokers.errors import BrokerStartError
 
 _PR_SET_PDEATHSIG = 1
 _live: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
@@ -85,6 +85,7 @@ class ManagedProcess:
         self._cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._start_offset = 0
 
     def start(self) -> None:
         """Spawn the child; output is appended to the log after a header line."""
@@ -96,6 +97,7 @@ class ManagedProcess:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         self._log.write(f"\n===== {stamp} starting {self.name}: {' '.join(self.argv)}\n".encode())
         self._log.flush()
+        self._start_offset = self._log.tell()
         self._proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -151,6 +153,18 @@ class ManagedProcess:
             with contextlib.suppress(OSError, ValueError):
                 self._log.flush()
         return tail_file(self.log_path, lines)
+
+    def output_since_start(self, limit: int = 4 * 1024 * 1024) -> str:
+        """What this run (not earlier ones in the same log) has written, capped at ``limit``."""
+        if self._log is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._log.flush()
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(self._start_offset)
+                return fh.read(limit).decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def raise_if_exited(self) -> None:
         """Raise ``BrokerStartError`` with the log tail if the child has exited."""

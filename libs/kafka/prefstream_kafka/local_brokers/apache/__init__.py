@@ -1,0 +1,37 @@
+"""Apache Kafka 4.x from Maven Central, run locally in KRaft mode (the durable broker).
+
+``python -m prefstream_kafka.local_brokers.apache fetch|start`` is the command line used
+by ``scripts/apache-kafka.sh``.
+"""
+
+from prefstream_kafka.local_brokers.apache.fetch import (
+    CACHE_ENV,
+    DEFAULT_KAFKA_VERSION,
+    VERSION_ENV,
+    cached_jars,
+    default_kafka_version,
+    fetch_kafka,
+    kafka_cache_root,
+)
+from prefstream_kafka.local_brokers.apache.launcher import (
+    DEFAULT_JVM_OPTS,
+    ApacheKafka,
+    find_java,
+    new_cluster_id,
+    server_properties,
+)
+
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_JVM_OPTS",
+    "DEFAULT_KAFKA_VERSION",
+    "VERSION_ENV",
+    "ApacheKafka",
+    "cached_jars",
+    "default_kafka_version",
+    "fetch_kafka",
+    "find_java",
+    "kafka_cache_root",
+    "new_cluster_id",
+    "server_properties",
+]

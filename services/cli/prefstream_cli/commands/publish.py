@@ -1,0 +1,53 @@
+"""``prefstream publish FILE``: send a JSONL file of CandidateEvents to the candidates topic."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from prefstream_config import PrefstreamConfig
+from prefstream_events import CandidateEvent, InvalidEvent, decode
+from prefstream_kafka import CandidatePublisher, ensure_topics
+
+from prefstream_cli.options import config_options, resolve_config
+
+CHUNK = 5000
+
+
+async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
+    """Returns (published, invalid). Invalid lines are reported and skipped, never sent."""
+    await ensure_topics(config.kafka)
+    published = invalid = 0
+    async with CandidatePublisher.connect(config.kafka, source="prefstream/cli") as publisher:
+        batch: list[CandidateEvent] = []
+        with path.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.append(
+                        decode(CandidateEvent, line, max_bytes=config.kafka.max_record_bytes)
+                    )
+                except InvalidEvent as exc:
+                    invalid += 1
+                    click.echo(f"{path}:{number}: {exc}", err=True)
+                if len(batch) >= CHUNK:
+                    await publisher.publish(batch)
+                    published += len(batch)
+                    batch.clear()
+        await publisher.publish(batch)
+        published += len(batch)
+    return published, invalid
+
+
+@click.command("publish")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@config_options()
+def publish(path: Path, config_path: str | None, overrides: tuple[tuple[str, str], ...]) -> None:
+    """Validate and publish CandidateEvents (one JSON object per line), keyed by example_id."""
+    config = resolve_config(config_path, overrides)
+    published, invalid = asyncio.run(publish_file(config, path))
+    click.echo(f"published {published} candidate events, {invalid} invalid lines skipped")
+    if invalid and not published:
+        raise SystemExit(1)

@@ -1,0 +1,69 @@
+"""Generators for checked-in contracts: ``python -m prefstream_cli.tools schemas|asyncapi DIR``.
+
+Both the Makefile and the staleness tests call these, so a test failure and its fix
+(`make schemas` / `make asyncapi`) always agree.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from faststream.specification import AsyncAPI
+from prefstream_config import PrefstreamConfig
+from prefstream_events.schemas import write_schemas
+
+from prefstream_cli.commands.service import SERVICES
+
+
+def available_services() -> dict[str, str]:
+    """Services whose module is part of this build (later issues add theirs)."""
+    found = {}
+    for name, module in SERVICES.items():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        found[name] = module
+    return found
+
+
+def asyncapi_documents(config: PrefstreamConfig | None = None) -> dict[str, str]:
+    """File name -> AsyncAPI 3.0 JSON, generated from each service's real FastStream app."""
+    config = config or PrefstreamConfig()
+    docs = {}
+    for name, module_name in available_services().items():
+        app = importlib.import_module(module_name).build_app(config)
+        spec = AsyncAPI(
+            *app.brokers,
+            title=f"prefstream {name}",
+            version="1",
+            schema_version="3.0.0",
+        ).to_specification()
+        text = json.dumps(json.loads(spec.to_json()), indent=2, sort_keys=True) + "\n"
+        docs[f"{name}.json"] = text
+    return docs
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2 or argv[0] not in {"schemas", "asyncapi"}:
+        raise SystemExit("usage: python -m prefstream_cli.tools schemas|asyncapi DIR")
+    target = Path(argv[1])
+    target.mkdir(parents=True, exist_ok=True)
+    if argv[0] == "schemas":
+        written = write_schemas(target)
+    else:
+        written = []
+        for name, text in asyncapi_documents().items():
+            (target / name).write_text(text)
+            written.append(target / name)
+    for path in written:
+        print(path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
