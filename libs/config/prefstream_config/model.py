@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,7 @@ from prefstream_config.nat import (
 )
 from prefstream_config.sections import (
     BatcherConfig,
+    DemoConfig,
     KafkaConfig,
     LoggingConfig,
     NmpLocalConfig,
@@ -40,7 +41,7 @@ class PrefstreamConfig(BaseModel):
     submitter: SubmitterConfig = Field(default_factory=SubmitterConfig)
     nmp_local: NmpLocalConfig = Field(default_factory=NmpLocalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    demo: dict[str, Any] = Field(default_factory=dict, description="Demo agent options.")
+    demo: DemoConfig = Field(default_factory=DemoConfig)
 
     def builder(self) -> DPOTrajectoryBuilderConfig:
         """In use: ``pairing.trajectory_builder``, else NAT's selection, else the defaults."""

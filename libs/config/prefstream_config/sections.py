@@ -87,6 +87,10 @@ class BatcherConfig(_Section):
     export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
+    batch_max_records: PositiveInt = 1000
+    duckdb_memory_limit: str = Field(
+        "256MB", description="DuckDB buffer limit; a cut streams, so this bounds its memory."
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(8082, ge=0, le=65535)
 
@@ -113,3 +117,28 @@ class NmpLocalConfig(_Section):
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
+
+
+class DemoConfig(_Section):
+    """``prefstream demo``: how many tic-tac-toe agents play, and with which policy."""
+
+    agents: PositiveInt = Field(4, description="Agents playing concurrently, each its own run.")
+    games: PositiveInt = Field(5, description="Games each agent plays.")
+    candidates_per_move: int = Field(
+        4, ge=2, le=9, description="Candidate moves per turn (fewer when fewer squares are empty)."
+    )
+    seed: int = Field(0, description="Same seed, same offline games.")
+    llm: str | None = Field(
+        None, description="Name under llms: to generate candidates; none means the offline policy."
+    )
+    llm_timeout_seconds: PositiveFloat = Field(
+        30.0, description="Per request; a failed request falls back to the offline policy."
+    )
+    policy_model: str | None = Field(
+        None,
+        description="Recorded on every candidate; default: the llm's model_name or demo-policy-v0.",
+    )
+    jobs_to_complete: PositiveInt = Field(
+        1, description="The demo stops after this many training jobs have completed."
+    )
+    timeout_seconds: PositiveFloat = Field(900.0, description="Overall deadline for the demo.")

@@ -5,6 +5,7 @@ from prefstream_events.codec import InvalidEvent, decode, describe_validation_er
 from prefstream_events.models import (
     CandidateEvent,
     ChatMessage,
+    CutRequest,
     DatasetFile,
     DatasetReady,
     DeadLetter,
@@ -19,6 +20,7 @@ from prefstream_events.models import (
 __all__ = [
     "CandidateEvent",
     "ChatMessage",
+    "CutRequest",
     "DatasetFile",
     "DatasetReady",
     "DeadLetter",

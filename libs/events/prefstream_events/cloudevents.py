@@ -16,6 +16,7 @@ EVENT_TYPES: dict[str, str] = {
     "DatasetReady": "dev.prefstream.dataset.ready.v1",
     "JobStatusEvent": "dev.prefstream.job.status.v1",
     "DeadLetter": "dev.prefstream.deadletter.v1",
+    "CutRequest": "dev.prefstream.control.dataset-cut.v1",
 }
 
 

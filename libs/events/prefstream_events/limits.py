@@ -8,3 +8,6 @@ MAX_TEXT_CHARS = 1_000_000
 
 DEFAULT_MAX_RECORD_BYTES = 1_048_576
 """Default cap on one Kafka record; configurable per service (``kafka.max_record_bytes``)."""
+
+MAX_INDEX = 2**63 - 1
+"""Indices are stored as 64-bit integers (DuckDB BIGINT); anything larger is not an index."""

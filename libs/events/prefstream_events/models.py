@@ -25,12 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from prefstream_events.limits import MAX_ID_CHARS, MAX_TEXT_CHARS
+from prefstream_events.limits import MAX_ID_CHARS, MAX_INDEX, MAX_TEXT_CHARS
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 OptionalId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Index = Annotated[int, Field(ge=0, le=MAX_INDEX)]
 
 
 def _from_base64(value: Any) -> Any:
@@ -71,8 +72,8 @@ class CandidateEvent(_Event):
 
     example_id: Id
     turn_id: Id
-    turn_index: NonNegativeInt
-    candidate_index: NonNegativeInt
+    turn_index: Index
+    candidate_index: Index
     input: Prompt
     output: Text
     score: FiniteFloat
@@ -125,8 +126,8 @@ class PairEvent(_Event):
     rejected_score: FiniteFloat
     score_diff: FiniteFloat
     reward: FiniteFloat
-    chosen_index: NonNegativeInt
-    rejected_index: NonNegativeInt
+    chosen_index: Index
+    rejected_index: Index
     ttc_step_name: Id = "dpo_candidate_move"
     policy_model: OptionalId | None = None
     rejected_policy_model: OptionalId | None = None
@@ -159,6 +160,30 @@ class DatasetReady(_Event):
     mode: Literal["incremental", "cumulative"]
     policy_models: dict[str, NonNegativeInt] = Field(default_factory=dict)
     created_at: AwareDatetime = Field(default_factory=utc_now)
+    trigger: Literal["min_new_pairs", "max_wait", "forced"] | None = None
+    request_id: OptionalId | None = Field(
+        None, description="The CutRequest that forced this cut, if one did."
+    )
+    policy_filter: list[OptionalId] | None = Field(
+        None, description="Only pairs from these policy models were taken; None: all."
+    )
+    source_offsets: list[SourceOffset] = Field(
+        default_factory=list,
+        description="Per partition of the pairs topic, the first offset NOT covered: the cut "
+        "holds pairs below it (and at or above the previous cut's). Lets a fresh batcher "
+        "reproduce the cut.",
+    )
+
+
+class CutRequest(_Event):
+    """Asks the batcher to cut a dataset now, on the control topic (``prefstream dataset cut``)."""
+
+    command: Literal["dataset.cut"] = "dataset.cut"
+    request_id: Id
+    policy_models: list[OptionalId] | None = Field(
+        None, description="Restrict this cut to pairs from these policy models."
+    )
+    requested_at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class JobStatus(StrEnum):

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from prefstream_events.models import (
     CandidateEvent,
+    CutRequest,
     DatasetReady,
     DeadLetter,
     JobStatusEvent,
@@ -21,6 +22,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     DatasetReady,
     JobStatusEvent,
     DeadLetter,
+    CutRequest,
 )
 
 

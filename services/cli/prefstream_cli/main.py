@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from prefstream_cli.commands.broker import broker
 from prefstream_cli.commands.config_cmd import config_group
+from prefstream_cli.commands.nmp_local import nmp_local
 from prefstream_cli.commands.placeholders import placeholder
 from prefstream_cli.commands.publish import publish
 from prefstream_cli.commands.service import service
@@ -22,13 +24,14 @@ def cli() -> None:
     """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs."""
 
 
+cli.add_command(broker)
 cli.add_command(config_group)
+cli.add_command(nmp_local)
 cli.add_command(service)
 cli.add_command(publish)
 for _name, _help, _issue in [
     ("up", "Start the broker, nmp-local and every service, supervised.", LOOP),
     ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),
-    ("nmp-local", "Run the local NeMo platform stand-in.", NMP),
     ("submit", "Submit one dataset directory to NeMo Customizer and follow the job.", SUBMITTER),
     ("watch", "Show every training job live from the job-status topic.", LOOP),
 ]:
@@ -40,7 +43,7 @@ def pairs_group() -> None:
     """Build DPO pairs."""
 
 
-pairs_group.add_command(placeholder("build", "Pair a JSONL file of CandidateEvents offline.", PAIRING))
+pairs_group.add_command(__import__("prefstream_cli.commands.pairs", fromlist=["build"]).build)
 
 
 @cli.group("dataset")

@@ -1,4 +1,4 @@
-"""Generators for checked-in contracts: ``python -m prefstream_cli.tools schemas|asyncapi DIR``.
+"""Generators for checked-in contracts: ``python -m prefstream_cli.tools KIND PATH``.
 
 Both the Makefile and the staleness tests call these, so a test failure and its fix
 (`make schemas` / `make asyncapi`) always agree.
@@ -16,6 +16,7 @@ from prefstream_config import PrefstreamConfig
 from prefstream_events.schemas import write_schemas
 
 from prefstream_cli.commands.service import SERVICES
+from prefstream_cli.config_reference import render_reference
 
 
 def available_services() -> dict[str, str]:
@@ -50,8 +51,12 @@ def asyncapi_documents(config: PrefstreamConfig | None = None) -> dict[str, str]
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 2 or argv[0] not in {"schemas", "asyncapi"}:
+    if len(argv) != 2 or argv[0] not in {"schemas", "asyncapi", "config-reference"}:
         raise SystemExit("usage: python -m prefstream_cli.tools schemas|asyncapi DIR")
+    if argv[0] == "config-reference":
+        Path(argv[1]).write_text(render_reference())
+        print(argv[1])
+        return
     target = Path(argv[1])
     target.mkdir(parents=True, exist_ok=True)
     if argv[0] == "schemas":

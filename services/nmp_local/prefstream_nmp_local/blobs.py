@@ -6,6 +6,7 @@ as on the Hub, so ``huggingface_hub`` recognises unchanged re-uploads and skips 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -68,11 +69,11 @@ class BlobStore:
                     size += len(chunk)
                     fh.write(chunk)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            _discard(tmp)
             raise
         digest = hasher.hexdigest()
         if self.has(digest, size):
-            Path(tmp).unlink(missing_ok=True)
+            _discard(tmp)
         else:
             self._install(Path(tmp), digest)
         return BlobInfo(digest, size)
@@ -84,3 +85,8 @@ class BlobStore:
         target = self.path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)

@@ -32,7 +32,3 @@ class AppContext:
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/")
         return str(request.base_url).rstrip("/")
-
-    @property
-    def hf_endpoint_path(self) -> str:
-        return "/v1/hf"

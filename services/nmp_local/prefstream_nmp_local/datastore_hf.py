@@ -189,6 +189,11 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
         history = history[oids.index(start["oid"]) :] if start["oid"] in oids else [start]
         return JSONResponse([_commit_json(c) for c in history])
 
+    async def refs(request: Request) -> Response:
+        repo = repos.get(kind_of(request), repo_id(request))
+        main = {"name": MAIN, "ref": f"refs/heads/{MAIN}", "targetCommit": repo["head"]}
+        return JSONResponse({"branches": [main], "converts": [], "tags": []})
+
     async def no_xet(request: Request) -> Response:
         raise HfError(404, "nmp-local has no Xet storage; set HF_HUB_DISABLE_XET=1 to use git-LFS")
 
@@ -219,6 +224,7 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
         Route(repo_base + "/tree/{rev}", tree, methods=["GET"]),
         Route(repo_base + "/tree/{rev}/{path:path}", tree, methods=["GET"]),
         Route(repo_base + "/commits/{rev}", commits, methods=["GET"]),
+        Route(repo_base + "/refs", refs, methods=["GET"]),
         Route(repo_base + "/xet-write-token/{rev}", no_xet, methods=["GET"]),
         Route(repo_base + "/xet-read-token/{rev}", no_xet, methods=["GET"]),
         Route(PREFIX + "/datasets/{ns}/{name}/resolve/{rev}/{path:path}", resolve),
@@ -246,13 +252,18 @@ def _parse_ndjson_commit(raw: bytes) -> tuple[JsonObj, list[CommitOp]]:
             item = json.loads(line)
             key, value = item["key"], item["value"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise HfError(400, f"commit payload line {n}: not a {{key, value}} JSON object") from exc
+            raise HfError(
+                400, f"commit payload line {n}: not a {{key, value}} JSON object"
+            ) from exc
         if not isinstance(value, dict):
             raise HfError(400, f"commit payload line {n}: value must be an object")
         if key == "header":
             header = value
             continue
-        path = validate_repo_path(value.get("path"))
+        raw_path = value.get("path")
+        if key == "deletedFolder" and isinstance(raw_path, str):
+            raw_path = raw_path.rstrip("/")
+        path = validate_repo_path(raw_path)
         if key == "file":
             ops.append(CommitOp("file", path, content=decode_content(value)))
         elif key == "lfsFile":

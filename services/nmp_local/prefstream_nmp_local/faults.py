@@ -53,6 +53,14 @@ class FaultConfig(BaseModel):
             raise ValueError("rates must be within [0, 1]")
         return value
 
+    @field_validator("latency_ms")
+    @classmethod
+    def _non_negative(cls, value: RouteValues) -> RouteValues:
+        values = value.values() if isinstance(value, dict) else [value]
+        if any(v < 0 for v in values):
+            raise ValueError("latency must be >= 0")
+        return value
+
     @classmethod
     def from_settings(cls, s: NmpLocalSettings) -> FaultConfig:
         return cls(
@@ -153,7 +161,10 @@ async def _send_error(send: Send, status: int) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -136,10 +136,12 @@ class HfRepos:
                 }
                 changed.append(op.path)
             elif op.kind == "lfsFile":
-                assert op.sha256 is not None and op.size is not None
+                assert op.sha256 is not None
+                assert op.size is not None
                 if not self.blobs.has(op.sha256, op.size):
                     raise HfError(
-                        422, f"LFS object {op.sha256} ({op.size} bytes) for {op.path} was not uploaded"
+                        422,
+                        f"LFS object {op.sha256} ({op.size} bytes) for {op.path} was not uploaded",
                     )
                 pointer = lfs_pointer(op.sha256, op.size)
                 tree[op.path] = {

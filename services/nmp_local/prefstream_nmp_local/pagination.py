@@ -138,4 +138,6 @@ def _int_param(params: QueryParams, name: str, default: int, lo: int, hi: int | 
 
 
 def _invalid(name: str, msg: str, value: str) -> ApiError:
-    return ApiError(422, [{"type": "value_error", "loc": ["query", name], "msg": msg, "input": value}])
+    return ApiError(
+        422, [{"type": "value_error", "loc": ["query", name], "msg": msg, "input": value}]
+    )

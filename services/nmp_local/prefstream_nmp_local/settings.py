@@ -92,9 +92,7 @@ class NmpLocalSettings(BaseModel):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
-            out[ENV_PREFIX + name.upper()] = (
-                value if isinstance(value, str) else json.dumps(value)
-            )
+            out[ENV_PREFIX + name.upper()] = value if isinstance(value, str) else json.dumps(value)
         return out
 
 

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -33,7 +32,9 @@ from typing import IO
 from prefstream_kafka.local_brokers.errors import BrokerStartError
 
 _PR_SET_PDEATHSIG = 1
-_live: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
+#: Strong references: a broker whose owner object was garbage-collected must still be
+#: stopped at exit.
+_live: set[ManagedProcess] = set()
 
 
 def _pdeathsig_preexec() -> Callable[[], None] | None:

@@ -48,8 +48,8 @@ class EmbeddedTansu:
     """Run the Tansu broker on ``127.0.0.1:port`` with in-memory storage.
 
     ``port=None`` picks a free port (retrying if another process steals it before Tansu
-    binds). Use as a context manager, or ``start()``/``stop()``, or ``run_forever()`` for
-    the ``prefstream broker`` command.
+    binds) and keeps it for later restarts. Use as a context manager, or
+    ``start()``/``stop()``, or ``run_forever()`` for the ``prefstream broker`` command.
     """
 
     kind: Final[Literal["tansu"]] = "tansu"
@@ -59,7 +59,7 @@ class EmbeddedTansu:
         port: int | None = None,
         *,
         host: str = LOOPBACK,
-        log_path: Path | None = None,
+        log_path: Path | str | None = None,
         startup_timeout_s: float = 30.0,
         binary: str | None = None,
     ) -> None:
@@ -68,7 +68,11 @@ class EmbeddedTansu:
         self.host = host
         self.startup_timeout_s = startup_timeout_s
         self._binary = binary
-        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="prefstream-tansu-")) / "tansu.log"
+        self.log_path = (
+            Path(log_path)
+            if log_path is not None
+            else Path(tempfile.mkdtemp(prefix="prefstream-tansu-")) / "tansu.log"
+        )
         self._proc: ManagedProcess | None = None
 
     @property
@@ -88,13 +92,15 @@ class EmbeddedTansu:
         if self.is_running:
             return self
         binary = self._binary or resolve_tansu_binary()
-        if self._requested_port is not None:
-            if not is_port_free(self._requested_port, self.host):
+        # After a first start, keep the address so that clients can reconnect to a restart.
+        fixed_port = self._requested_port or self.port or None
+        if fixed_port is not None:
+            if not is_port_free(fixed_port, self.host):
                 raise BrokerStartError(
-                    f"port {self.host}:{self._requested_port} is already in use: is another "
+                    f"port {self.host}:{fixed_port} is already in use: is another "
                     "broker running? Stop it or choose another --port."
                 )
-            self._start_once(binary, self._requested_port)
+            self._start_once(binary, fixed_port)
             return self
         for attempt in range(1, _FRESH_PORT_ATTEMPTS + 1):
             try:
@@ -102,6 +108,7 @@ class EmbeddedTansu:
                 return self
             except BrokerStartError:
                 # Most likely the free port was taken before Tansu bound it.
+                self.port = 0
                 if attempt == _FRESH_PORT_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")

@@ -39,16 +39,21 @@ def _parser() -> argparse.ArgumentParser:
         prog="apache-kafka",
         description="Local single-node Apache Kafka (KRaft) for prefstream development.",
     )
-    parser.add_argument(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--version",
         dest="kafka_version",
         default=None,
         help=f"Kafka version (default: $PREFSTREAM_KAFKA_VERSION or {default_kafka_version()})",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch", help="download the jars into the cache (no-op when cached)")
-    sub.add_parser("info", help="print cache, data dir and tool paths")
-    start = sub.add_parser("start", help="run a broker in the foreground until Ctrl-C")
+    sub.add_parser(
+        "fetch", parents=[common], help="download the jars into the cache (no-op when cached)"
+    )
+    sub.add_parser("info", parents=[common], help="print cache, data dir and tool paths")
+    start = sub.add_parser(
+        "start", parents=[common], help="run a broker in the foreground until Ctrl-C"
+    )
     start.add_argument(
         "--dir",
         type=Path,

@@ -143,6 +143,7 @@ def _run_maven(version: str, staging: Path) -> None:
         mvn,
         "-B",
         "--no-transfer-progress",
+        "-Dstyle.color=never",
         "-f",
         str(staging / "pom.xml"),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
@@ -172,7 +173,7 @@ def _run_maven(version: str, staging: Path) -> None:
         shutil.copyfile(log_path, kept)
         raise FetchError(
             f"mvn failed ({code}) fetching Apache Kafka {version} from Maven Central: "
-            f"see {kept}\n--- last lines ---\n{tail_file(kept, 25)}"
+            f"see {kept}\n--- last lines ---\n{tail_file(kept, 15)}"
         )
     jars = sorted(p.name for p in (staging / "jars").glob("*.jar"))
     (staging / _COMPLETE_MARKER).write_text(

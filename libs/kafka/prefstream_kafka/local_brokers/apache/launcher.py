@@ -111,6 +111,12 @@ def server_properties(
         # Tests: no join delay, short sessions allowed (Kafka's floor is 6 s by default).
         "group.initial.rebalance.delay.ms": "0",
         "group.min.session.timeout.ms": "1000",
+        # Restart after SIGKILL: the new incarnation cannot register until the controller
+        # times out the old one's session (default 9 s), so keep the session short.
+        "broker.session.timeout.ms": "3000",
+        "broker.heartbeat.interval.ms": "500",
+        # Records up to 8 MB, like Tansu once client limits are raised.
+        "message.max.bytes": str(8 * 1024 * 1024),
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
         # Durability: fsync every append (see module docstring).

@@ -1,0 +1,51 @@
+"""One JSON request over httpx, with every failure mapped to :mod:`prefstream_nemo.errors`.
+
+Exactly one attempt: whether and how to retry is the caller's decision (reads retry,
+creates look first). Errors never carry request headers, so tokens cannot leak into logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from prefstream_nemo.errors import from_response, from_transport, json_or_error
+
+
+def make_client(
+    *, timeout: float, token: str | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """An async client; a bearer header only when a token is set (never ``Bearer ``)."""
+    headers = {"Accept": "application/json", "User-Agent": "prefstream-submitter"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.AsyncClient(
+        headers=headers,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    json: Any = None,
+    data: dict[str, str] | None = None,
+    params: dict[str, str | int] | None = None,
+    create: bool = False,
+) -> Any:
+    """Send once; return the JSON body of a 2xx (``None`` for an empty one) or raise."""
+    try:
+        response = await client.request(method, url, json=json, data=data, params=params)
+    except httpx.TransportError as exc:
+        raise from_transport(exc, what) from None
+    if response.status_code >= 400:
+        raise from_response(response, what, create=create)
+    if not response.content.strip():
+        return None
+    return json_or_error(response, what)

@@ -1,0 +1,203 @@
+"""``prefstream pairs build``: the service's pairing semantics over a whole file.
+
+Windows close exactly as the service closes them when records arrive faster than the
+inactivity gap: when ``num_candidates`` distinct candidates have arrived, otherwise at the
+end of the input. A candidate for a window that already closed is late and, under the
+``pair`` policy, re-pairs the window with everything it holds; the output is the union of
+every close's pairs, as the service's insert-or-ignore makes it.
+
+Output order: example (first seen), window (first seen), score difference descending.
+Memory holds candidates only; pairs are computed while writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prefstream_events import InvalidEvent
+
+from prefstream_pairing.candidate import Candidate, PromptValue
+from prefstream_pairing.decode import CandidateRecord, decode_candidate
+from prefstream_pairing.ids import canonical_prompt
+from prefstream_pairing.options import PairingOptions
+from prefstream_pairing.pair import Pair, PairingStats
+from prefstream_pairing.rules import pair_window
+from prefstream_pairing.windows import NUM_CANDIDATES, WindowKey
+
+OFFLINE = "offline"
+LATE = "late"
+
+
+class _FileWindow:
+    """``closes`` holds the sizes of the arrival-order prefixes that were paired: the first
+    close, then one per late candidate under the ``pair`` policy."""
+
+    __slots__ = ("candidates", "closes", "expected", "indices", "last_prompt", "last_prompt_key")
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] = []
+        self.indices: set[int] = set()
+        self.expected: int | None = None
+        self.closes: list[int] = []
+        self.last_prompt_key = b""
+        self.last_prompt: PromptValue = ""
+
+
+@dataclass(slots=True)
+class BuildSummary:
+    lines: int = 0
+    valid: int = 0
+    invalid: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    late: int = 0
+    late_deadlettered: int = 0
+    windows: int = 0
+    pairs: int = 0
+    invalid_reasons: dict[str, int] = field(default_factory=dict)
+    stats: PairingStats = field(default_factory=PairingStats)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "lines": self.lines,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "invalid_reasons": dict(sorted(self.invalid_reasons.items())),
+            "filtered": self.filtered,
+            "duplicates": self.duplicates,
+            "late": self.late,
+            "late_deadlettered": self.late_deadlettered,
+            "windows": self.windows,
+            "pairs": self.pairs,
+            **{k: v for k, v in self.stats.as_dict().items() if k.startswith("skipped_")},
+        }
+
+
+InvalidHandler = Callable[[int, InvalidEvent], None]
+
+
+class OfflineBuilder:
+    """Feed lines, then iterate :meth:`pairs`. ``late_policy`` is ``pair`` or ``deadletter``."""
+
+    def __init__(
+        self,
+        options: PairingOptions,
+        *,
+        max_bytes: int,
+        late_policy: str = "pair",
+        on_invalid: InvalidHandler | None = None,
+    ) -> None:
+        self.options = options
+        self.max_bytes = max_bytes
+        self.late_policy = late_policy
+        self.on_invalid = on_invalid
+        self.summary = BuildSummary()
+        self._examples: dict[str, list[WindowKey]] = {}
+        self._windows: dict[WindowKey, _FileWindow] = {}
+        self._lineno = 0
+
+    def feed(self, lines: Iterable[bytes]) -> None:
+        s = self.summary
+        step = self.options.ttc_step_name
+        for raw in lines:
+            self._lineno += 1
+            line = raw.strip()
+            if not line:
+                continue  # blank lines are not records
+            s.lines += 1
+            try:
+                rec = decode_candidate(line, max_bytes=self.max_bytes)
+            except InvalidEvent as exc:
+                s.invalid += 1
+                s.invalid_reasons[exc.reason] = s.invalid_reasons.get(exc.reason, 0) + 1
+                if self.on_invalid is not None:
+                    self.on_invalid(self._lineno, exc)
+                continue
+            s.valid += 1
+            if rec.ttc_step_name != step:
+                s.filtered += 1
+                continue
+            self._add(rec, s.valid)
+
+    def _add(self, rec: CandidateRecord, arrival: int) -> None:
+        s = self.summary
+        key = (rec.run_id, rec.example_id, rec.turn_id)
+        w = self._windows.get(key)
+        if w is None:
+            w = self._windows[key] = _FileWindow()
+            self._examples.setdefault(rec.example_id, []).append(key)
+        if rec.candidate_index in w.indices:
+            s.duplicates += 1
+            return
+        closed = bool(w.closes)
+        if closed and self.late_policy != "pair":
+            s.late += 1
+            s.late_deadlettered += 1
+            return
+        prompt = rec.input
+        if not (type(prompt) is str and prompt == w.last_prompt):
+            key_bytes = canonical_prompt(prompt)
+            if key_bytes != w.last_prompt_key:
+                w.last_prompt_key = key_bytes
+                w.last_prompt = prompt
+        # One prompt object per window: the same text is held once, not once per candidate.
+        w.candidates.append(
+            Candidate(
+                rec.candidate_index,
+                rec.score,
+                rec.output,
+                w.last_prompt,
+                w.last_prompt_key,
+                arrival,
+                rec.policy_model,
+            )
+        )
+        w.indices.add(rec.candidate_index)
+        if w.expected is None and rec.num_candidates is not None:
+            w.expected = rec.num_candidates
+        if closed:
+            s.late += 1
+            w.closes.append(len(w.candidates))
+        elif w.expected is not None and len(w.candidates) >= w.expected:
+            w.closes.append(len(w.candidates))
+
+    def pairs(self) -> Iterator[Pair]:
+        """Pairs in output order; call once, after the last :meth:`feed`."""
+        s = self.summary
+        opts = self.options
+        for keys in self._examples.values():
+            for key in keys:
+                w = self._windows.pop(key)
+                s.windows += 1
+                run_id, example_id, turn_id = key
+                closes = w.closes or [len(w.candidates)]
+                reason = NUM_CANDIDATES if w.closes else OFFLINE
+                found = pair_window(
+                    run_id,
+                    example_id,
+                    turn_id,
+                    w.candidates[: closes[0]],
+                    opts,
+                    close_reason=reason,
+                    stats=s.stats,
+                )
+                if len(closes) > 1:
+                    seen = {p.pair_id for p in found}
+                    for size in closes[1:]:
+                        more = pair_window(
+                            run_id,
+                            example_id,
+                            turn_id,
+                            w.candidates[:size],
+                            opts,
+                            close_reason=LATE,
+                            stats=PairingStats(),
+                        )
+                        for p in more:
+                            if p.pair_id not in seen:
+                                seen.add(p.pair_id)
+                                found.append(p)
+                    found.sort(key=lambda p: p.score_diff, reverse=True)
+                s.pairs += len(found)
+                yield from found

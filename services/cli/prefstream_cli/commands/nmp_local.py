@@ -1,0 +1,45 @@
+"""``prefstream nmp-local``: the local NeMo platform stand-in in the foreground."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from prefstream_cli.options import config_options, resolve_config
+
+
+@click.command("nmp-local")
+@click.option("--host", help="Interface to bind (default: nmp_local.host, 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Port (default nmp_local.port; 0 = any)."
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="State directory."
+)
+@click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+@config_options()
+def nmp_local(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    port_file: Path | None,
+    config_path: str | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
+    """Serve Entity Store, Data Store (HF Hub API), Customizer and Deployments locally.
+
+    Fault injection and job clocks come from NMP_LOCAL_* env vars (see docs/nmp-local.md).
+    """
+    from prefstream_nmp_local.server import serve
+    from prefstream_nmp_local.settings import NmpLocalSettings
+
+    section = resolve_config(config_path, overrides).nmp_local
+    flags = {"host": host, "port": port, "data_dir": data_dir}
+    from_config = {"host": section.host, "port": section.port, "data_dir": Path(section.data_dir)}
+    for name, value in from_config.items():
+        if flags[name] is None and f"NMP_LOCAL_{name.upper()}" not in os.environ:
+            flags[name] = value  # precedence: flag > NMP_LOCAL_* env > nmp_local config section
+    settings = NmpLocalSettings.from_env(**flags)
+    serve(settings, port_file=port_file)

@@ -1,0 +1,195 @@
+"""``prefstream pairs build``: pair a JSONL file of CandidateEvents offline.
+
+Runs the pairing library the service runs, so for the same records both produce the same
+``pair_id``s. ``-o`` means OUTPUT here; config overrides use ``--set KEY VALUE``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+import msgspec
+from prefstream_events import InvalidEvent
+from prefstream_pairing import OfflineBuilder, PairingOptions
+
+from prefstream_cli.options import config_options, fail, resolve_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CHUNK_PAIRS = 4096
+_PROGRESS_EVERY = 65536
+
+
+class _Writer:
+    """Writes encoded chunks on a thread: ``write`` releases the GIL, pairing does not."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(chunk)
+                except BaseException as exc:  # reported by close()
+                    self._error = exc
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(chunk)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        self._out.flush()
+        if self._error is not None:
+            raise self._error
+
+
+def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
+    if total is None:
+        yield from fh
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=None,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading", total=total)
+        done = 0
+        for i, line in enumerate(fh, 1):
+            done += len(line)
+            if i % _PROGRESS_EVERY == 0:
+                progress.update(task, completed=done)
+            yield line
+        progress.update(task, completed=total)
+
+
+def _bool(name: str) -> Callable[[F], F]:
+    return click.option(
+        f"--{name}",
+        type=click.BOOL,
+        default=None,
+        metavar="true|false",
+        help="Override the builder option of the same name.",
+    )
+
+
+@click.command("build")
+@click.argument(
+    "input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, allow_dash=True)
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Output JSONL of pairs ('-' for stdout).",
+)
+@click.option("--ttc-step-name", default=None, help="Only candidates of this TTC step.")
+@_bool("exhaustive-pairs")
+@click.option("--min-score-diff", type=float, default=None, help="Smallest score difference.")
+@click.option("--max-pairs-per-turn", type=click.IntRange(min=1), default=None)
+@_bool("reward-from-score-diff")
+@_bool("require-multiple-candidates")
+@click.option(
+    "--late-policy",
+    type=click.Choice(["pair", "deadletter"]),
+    default=None,
+    help="What a candidate for an already closed window does (default: pairing.late_policy).",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
+@config_options(short_override=False)
+def build(
+    input_path: str,
+    output_path: str,
+    ttc_step_name: str | None,
+    exhaustive_pairs: bool | None,
+    min_score_diff: float | None,
+    max_pairs_per_turn: int | None,
+    reward_from_score_diff: bool | None,
+    require_multiple_candidates: bool | None,
+    late_policy: str | None,
+    progress: bool | None,
+    config_path: str | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
+    """Pair INPUT.jsonl (one CandidateEvent per line) into OUTPUT, as the service would.
+
+    Builder options come from the config (--config, --set KEY VALUE; -o is the output
+    here) and are overridden by the flags named like the config keys. Invalid lines are
+    reported on stderr with their line number and skipped; a JSON summary line of counts
+    ends the run on stderr.
+    """
+    cfg = resolve_config(config_path, overrides)
+    builder = cfg.builder()
+    flags = {
+        "ttc_step_name": ttc_step_name,
+        "exhaustive_pairs": exhaustive_pairs,
+        "min_score_diff": min_score_diff,
+        "max_pairs_per_turn": max_pairs_per_turn,
+        "reward_from_score_diff": reward_from_score_diff,
+        "require_multiple_candidates": require_multiple_candidates,
+    }
+    try:
+        builder = builder.model_validate(
+            {**builder.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
+        )
+        options = PairingOptions.from_builder(builder)
+    except ValueError as exc:
+        fail(f"invalid builder option: {exc}", 2)
+
+    def report(lineno: int, exc: InvalidEvent) -> None:
+        click.echo(f"{input_path}:{lineno}: invalid ({exc.reason}): {exc.detail[:300]}", err=True)
+
+    pairing = OfflineBuilder(
+        options,
+        max_bytes=cfg.kafka.max_record_bytes,
+        late_policy=late_policy or cfg.pairing.late_policy,
+        on_invalid=report,
+    )
+    use_progress = sys.stderr.isatty() if progress is None else progress
+    try:
+        fh: IO[bytes] = (
+            sys.stdin.buffer if input_path == "-" else Path(input_path).open("rb")  # noqa: SIM115
+        )
+    except OSError as exc:
+        fail(f"cannot read {input_path}: {exc.strerror}", 2)
+    with fh:
+        total = Path(input_path).stat().st_size if use_progress and input_path != "-" else None
+        pairing.feed(_lines(fh, total))
+    out = sys.stdout.buffer if output_path == "-" else Path(output_path).open("wb")  # noqa: SIM115
+    writer = _Writer(out)
+    encode_lines = msgspec.json.Encoder().encode_lines
+    chunk: list[Any] = []
+    try:
+        for pair in pairing.pairs():
+            chunk.append(pair)
+            if len(chunk) >= _CHUNK_PAIRS:
+                writer.write(encode_lines(chunk))
+                chunk = []
+        if chunk:
+            writer.write(encode_lines(chunk))
+    finally:
+        writer.close()
+        if out is not sys.stdout.buffer:
+            out.close()
+    click.echo(json.dumps({"summary": pairing.summary.as_dict()}), err=True)

@@ -1,0 +1,160 @@
+"""How a job looks to clients: ``CustomizationStatusDetails`` (progress, losses, metrics,
+status logs) and ``JobLogs``, rendered from the job record and the wall clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefstream_nmp_local.dpo_rows import DatasetStats
+from prefstream_nmp_local.jobs_clock import JobPlan, JobProgress
+from prefstream_nmp_local.loss_curve import LossCurve
+from prefstream_nmp_local.timefmt import iso
+
+JsonObj = dict[str, Any]
+
+
+def render_status(record: JsonObj, state: JobProgress) -> JsonObj:
+    """``CustomizationStatusDetails``: progress, losses, metrics and status logs."""
+    plan = JobPlan.from_json(record["plan"])
+    stats = DatasetStats.from_json(record["stats"])
+    curve = LossCurve(stats, plan.total_steps, plan.steps_per_epoch)
+    steps = state.steps_completed
+    log_every = int(record["log_every"])
+    train_points = list(range(log_every, steps + 1, log_every))
+    if steps and steps % log_every:
+        train_points.append(steps)
+    val_epochs = list(range(1, state.epochs_completed + 1))
+    if state.status == "completed" and not val_epochs:
+        val_epochs = [1]
+    train_metrics = [
+        {"step": s, "value": curve.train_loss(s), "timestamp": iso(plan.step_time(s))}
+        for s in train_points
+    ]
+    val_steps = {e: min(e * plan.steps_per_epoch, plan.total_steps) for e in val_epochs}
+    val_metrics = [
+        {
+            "step": val_steps[e],
+            "value": curve.val_loss(e),
+            "timestamp": iso(plan.step_time(val_steps[e])),
+        }
+        for e in val_epochs
+    ]
+    best_epoch: int | None = None
+    train_loss = curve.train_loss(train_points[-1]) if train_points else None
+    val_loss: float | None = None
+    if val_epochs:
+        best_epoch = min(val_epochs, key=curve.val_loss)
+        val_loss = curve.val_loss(best_epoch)
+        train_loss = curve.train_loss(val_steps[best_epoch])
+    logs = _status_logs(record, plan, state, curve)
+    updated = max(state.changed_at, plan.step_time(steps) if steps else 0.0)
+    return {
+        "created_at": iso(plan.created_at),
+        "updated_at": iso(min(updated, state.at)),
+        "status": state.status,
+        "percentage_done": state.percentage_done,
+        "epochs_completed": state.epochs_completed,
+        "steps_completed": steps,
+        "steps_per_epoch": plan.steps_per_epoch,
+        "elapsed_time": round(max(0.0, state.at - plan.created_at), 3),
+        "best_epoch": best_epoch,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "status_logs": logs,
+        "metrics": {
+            "keys": ["train_loss", "val_loss"],
+            "metrics": {
+                "train_loss": train_metrics,
+                "val_loss": val_metrics,
+            },
+        },
+    }
+
+
+def _status_logs(
+    record: JsonObj, plan: JobPlan, state: JobProgress, curve: LossCurve
+) -> list[JsonObj]:
+    events: list[tuple[float, str, str | None]] = [(plan.created_at, "created", "Job created")]
+    at = state.at
+    if plan.validation_error is not None:
+        if state.status == "failed":
+            events.append((at, "failed", "Dataset validation failed: " + plan.validation_error))
+    else:
+        if at >= plan.pending_at:
+            events.append((plan.pending_at, "pending", "Waiting for GPU resources"))
+        if at >= plan.running_at:
+            stats = DatasetStats.from_json(record["stats"])
+            events.append(
+                (
+                    plan.running_at,
+                    "running",
+                    f"Training started: {stats.n_train} training rows, {stats.n_val} validation "
+                    f"rows, {plan.total_steps} steps over {plan.epochs} epoch(s)",
+                )
+            )
+        for e in range(1, state.epochs_completed + 1):
+            step = min(e * plan.steps_per_epoch, plan.total_steps)
+            events.append(
+                (
+                    plan.step_time(step),
+                    f"Epoch {e}/{plan.epochs} completed",
+                    f"train_loss={curve.train_loss(step)} val_loss={curve.val_loss(e)}",
+                )
+            )
+        if state.status == "completed":
+            events.append(
+                (
+                    at,
+                    "completed",
+                    f"Training completed; output model {record['body']['output_model']}",
+                )
+            )
+        elif state.status == "failed":
+            events.append(
+                (
+                    at,
+                    "failed",
+                    f"Training failed at {state.percentage_done:.1f}% "
+                    f"(step {state.steps_completed} of {plan.total_steps}): "
+                    "injected by nmp-local fault injection",
+                )
+            )
+    if state.status == "cancelled":
+        events.append((at, "cancelled", "Job cancelled by user"))
+    events.sort(key=lambda ev: ev[0])
+    return [{"updated_at": iso(t), "message": msg, "detail": detail} for t, msg, detail in events]
+
+
+def container_logs(record: JsonObj, state: JobProgress) -> JsonObj:
+    """``JobLogs``: status logs as pod logs; validation problems as a structured error."""
+    status = render_status(record, state)
+    lines = [
+        f"{log['updated_at']} {log['message']}: {log['detail'] or ''}"
+        for log in status["status_logs"]
+    ]
+    out: JsonObj = {
+        "entries": {
+            "training": {
+                "object": f"pod/{record['id']}-training",
+                "status": {"phase": state.status},
+                "logs": {"training": "\n".join(lines)},
+                "events": [],
+            }
+        }
+    }
+    errors = record.get("error_files") or []
+    if errors and state.status == "failed":
+        first = errors[0]
+        out["error"] = {
+            "exception_type": "DatasetValidationError",
+            "message": "\n".join(
+                f"{e['file']} line {e['line']}: {e['message']}"
+                if e["line"]
+                else f"{e['file']}: {e['message']}"
+                for e in errors
+            ),
+            "file": first["file"],
+            "line": first["line"],
+            "timestamp": status["updated_at"],
+        }
+    return out

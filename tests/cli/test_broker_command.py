@@ -1,0 +1,41 @@
+"""``prefstream broker`` as a user runs it: answers Kafka requests, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient
+from prefstream_kafka.local_brokers.ports import free_port
+
+
+async def list_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def test_broker_command_serves_kafka_and_stops_on_ctrl_c() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefstream_cli", "broker", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"listening on 127.0.0.1:{port}" in first, first
+        assert isinstance(asyncio.run(list_topics(f"127.0.0.1:{port}")), list)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
