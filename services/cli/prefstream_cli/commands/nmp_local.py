@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,10 +37,14 @@ def nmp_local(
     from prefstream_nmp_local.settings import NmpLocalSettings
 
     section = resolve_config(config_path, overrides).nmp_local
-    flags = {"host": host, "port": port, "data_dir": data_dir}
-    from_config = {"host": section.host, "port": section.port, "data_dir": Path(section.data_dir)}
+    flags: dict[str, Any] = {"host": host, "port": port, "data_dir": data_dir}
+    from_config: dict[str, Any] = {
+        "host": section.host,
+        "port": section.port,
+        "data_dir": Path(section.data_dir),
+    }
     for name, value in from_config.items():
         if flags[name] is None and f"NMP_LOCAL_{name.upper()}" not in os.environ:
             flags[name] = value  # precedence: flag > NMP_LOCAL_* env > nmp_local config section
-    settings = NmpLocalSettings.from_env(**flags)
+    settings = NmpLocalSettings.from_env(None, **flags)
     serve(settings, port_file=port_file)
