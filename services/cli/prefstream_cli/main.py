@@ -10,6 +10,9 @@ from prefstream_cli.commands.nmp_local import nmp_local
 from prefstream_cli.commands.placeholders import placeholder
 from prefstream_cli.commands.publish import publish
 from prefstream_cli.commands.service import service
+from prefstream_cli.commands.up import up
+from prefstream_cli.commands.watch import watch
+from prefstream_cli.commands.submit import submit
 
 PAIRING = "the Pairing service issue (#3)"
 BATCHER = "the Batcher service issue (#4)"
@@ -28,12 +31,12 @@ cli.add_command(broker)
 cli.add_command(config_group)
 cli.add_command(nmp_local)
 cli.add_command(service)
+cli.add_command(up)
+cli.add_command(watch)
 cli.add_command(publish)
+cli.add_command(submit)
 for _name, _help, _issue in [
-    ("up", "Start the broker, nmp-local and every service, supervised.", LOOP),
     ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),
-    ("submit", "Submit one dataset directory to NeMo Customizer and follow the job.", SUBMITTER),
-    ("watch", "Show every training job live from the job-status topic.", LOOP),
 ]:
     cli.add_command(placeholder(_name, _help, _issue))
 

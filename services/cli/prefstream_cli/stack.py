@@ -1,0 +1,132 @@
+"""The whole prefstream stack on one machine: broker, nmp-local and the three services.
+
+Shared by ``prefstream up`` (runs until Ctrl-C) and ``prefstream demo`` (runs until the
+demo's jobs complete). Children get the resolved settings through the same config file,
+``-o`` overrides and ``PREFSTREAM__*`` environment a user would use by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from prefstream_config import PrefstreamConfig
+from prefstream_kafka import ensure_topics
+from prefstream_kafka.local_brokers import EmbeddedTansu
+
+from prefstream_cli.supervisor import ChildSpec, Supervisor
+
+SERVICE_ORDER = ("pairing", "batcher", "submitter")
+LOCAL_NAMESPACE = "prefstream-local"
+LOCAL_CUSTOMIZATION_CONFIG = "meta/llama-3.2-1b-instruct@v1.0.0+A100"
+
+
+def nmp_local_url(config: PrefstreamConfig) -> str:
+    return f"http://{config.nmp_local.host}:{config.nmp_local.port}"
+
+
+def needs_nmp_local(config: PrefstreamConfig) -> bool:
+    """nmp-local runs unless a trainer adapter points at some other NeMo platform."""
+    return not config.has_adapter() or config.adapter().entity_host == nmp_local_url(config)
+
+
+def local_adapter_env(config: PrefstreamConfig) -> dict[str, str]:
+    """Without any trainer adapter configured, point the submitter at nmp-local."""
+    if config.has_adapter():
+        return {}
+    prefix = "PREFSTREAM__TRAINER_ADAPTERS__LOCAL__"
+    url = nmp_local_url(config)
+    return {
+        f"{prefix}ENTITY_HOST": url,
+        f"{prefix}DATASTORE_HOST": url,
+        f"{prefix}NAMESPACE": LOCAL_NAMESPACE,
+        f"{prefix}CUSTOMIZATION_CONFIG": LOCAL_CUSTOMIZATION_CONFIG,
+    }
+
+
+@dataclass
+class Stack:
+    config: PrefstreamConfig
+    bootstrap_servers: str
+    supervisor: Supervisor
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def cli_argv(
+    command: list[str], config_path: str | None, overrides: list[tuple[str, str]]
+) -> list[str]:
+    argv = [sys.executable, "-m", "prefstream_cli", *command]
+    if config_path:
+        argv += ["--config", config_path]
+    for key, value in overrides:
+        argv += ["-o", key, value]
+    return argv
+
+
+def child_specs(
+    config: PrefstreamConfig,
+    config_path: str | None,
+    overrides: list[tuple[str, str]],
+    env: dict[str, str],
+) -> list[ChildSpec]:
+    specs = []
+    if needs_nmp_local(config):
+        specs.append(
+            ChildSpec(
+                "nmp-local",
+                cli_argv(["nmp-local"], config_path, overrides),
+                env,
+                ready_url=f"{nmp_local_url(config)}/health",
+            )
+        )
+    ports = {
+        "pairing": (config.pairing.http_host, config.pairing.http_port),
+        "batcher": (config.batcher.http_host, config.batcher.http_port),
+        "submitter": (config.submitter.http_host, config.submitter.http_port),
+    }
+    for name in SERVICE_ORDER:
+        host, port = ports[name]
+        specs.append(
+            ChildSpec(
+                name,
+                cli_argv(["service", name], config_path, overrides),
+                env,
+                ready_url=f"http://{host}:{port}/readyz",
+            )
+        )
+    return specs
+
+
+@asynccontextmanager
+async def running_stack(
+    config: PrefstreamConfig,
+    config_path: str | None,
+    overrides: list[tuple[str, str]],
+    *,
+    out: Callable[[str], None] | None = None,
+) -> AsyncIterator[Stack]:
+    broker: EmbeddedTansu | None = None
+    env: dict[str, str] = {"PREFSTREAM__LOGGING__FORMAT": config.logging.format}
+    if config.kafka.bootstrap_servers is None:
+        broker = EmbeddedTansu(config.kafka.embedded_port)
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+        env["PREFSTREAM__KAFKA__BOOTSTRAP_SERVERS"] = bootstrap
+        config = config.model_copy(
+            update={"kafka": config.kafka.model_copy(update={"bootstrap_servers": bootstrap})}
+        )
+    else:
+        bootstrap = config.kafka.bootstrap_servers
+    env.update(local_adapter_env(config))
+    supervisor = Supervisor(child_specs(config, config_path, overrides, env), out=out)
+    try:
+        supervisor.say("up", f"Kafka at {bootstrap}" + (" (embedded Tansu)" if broker else ""))
+        await ensure_topics(config.kafka)
+        await supervisor.start()
+        yield Stack(config, bootstrap, supervisor, env)
+    finally:
+        await supervisor.stop()
+        if broker is not None:
+            broker.stop()

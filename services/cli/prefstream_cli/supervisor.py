@@ -1,0 +1,176 @@
+"""Supervise child processes: prefixed logs, restart on crash, ordered graceful shutdown.
+
+``prefstream up`` runs every service as its own process (as compose would), so a crash or
+a ``kill -9`` of one service exercises exactly the recovery paths production relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+COLORS = ("36", "35", "33", "32", "34", "31")
+
+
+@dataclass
+class ChildSpec:
+    """One supervised process. ``ready_url`` is polled until 200 before the next child starts."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_url: str | None = None
+    ready_timeout_s: float = 60.0
+
+
+@dataclass
+class ChildState:
+    spec: ChildSpec
+    color: str
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    pump: asyncio.Task[None] | None = None
+
+
+class Supervisor:
+    """Starts children in order, restarts any that exits while running, stops in reverse."""
+
+    def __init__(
+        self,
+        specs: list[ChildSpec],
+        *,
+        out: Callable[[str], None] | None = None,
+        max_backoff_s: float = 10.0,
+        stop_timeout_s: float = 30.0,
+        color: bool | None = None,
+    ) -> None:
+        use_color = sys.stdout.isatty() if color is None else color
+        self._children = [
+            ChildState(spec, COLORS[i % len(COLORS)] if use_color else "")
+            for i, spec in enumerate(specs)
+        ]
+        self._out = out or (lambda line: print(line, flush=True))
+        self._width = max((len(s.name) for s in specs), default=4)
+        self._max_backoff_s = max_backoff_s
+        self._stop_timeout_s = stop_timeout_s
+        self._stopping = False
+        self._watchers: list[asyncio.Task[None]] = []
+
+    def say(self, name: str, message: str, color: str = "") -> None:
+        prefix = f"{name:>{self._width}} |"
+        if color:
+            prefix = f"\x1b[{color}m{prefix}\x1b[0m"
+        self._out(f"{prefix} {message}")
+
+    def pid(self, name: str) -> int | None:
+        for child in self._children:
+            if child.spec.name == name and child.process is not None:
+                return child.process.pid
+        return None
+
+    def restarts(self, name: str) -> int:
+        return next(c.restarts for c in self._children if c.spec.name == name)
+
+    async def start(self) -> None:
+        for child in self._children:
+            await self._spawn(child)
+            await self._wait_ready(child)
+            self._watchers.append(asyncio.create_task(self._watch(child)))
+
+    async def _spawn(self, child: ChildState) -> None:
+        spec = child.spec
+        child.process = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **spec.env},
+            start_new_session=True,
+        )
+        child.started_at = time.monotonic()
+        child.pump = asyncio.create_task(self._pump(child, child.process))
+        self.say("up", f"started {spec.name} (pid {child.process.pid})")
+
+    async def _pump(self, child: ChildState, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            self.say(child.spec.name, raw.decode(errors="replace").rstrip(), child.color)
+
+    async def _wait_ready(self, child: ChildState) -> None:
+        url = child.spec.ready_url
+        if url is None:
+            return
+        deadline = time.monotonic() + child.spec.ready_timeout_s
+        while time.monotonic() < deadline:
+            if child.process is None or child.process.returncode is not None:
+                return  # the watcher restarts it
+            if await asyncio.to_thread(_http_ok, url):
+                self.say("up", f"{child.spec.name} is ready")
+                return
+            await asyncio.sleep(0.2)
+        self.say("up", f"{child.spec.name} not ready after {child.spec.ready_timeout_s:.0f}s")
+
+    async def _watch(self, child: ChildState) -> None:
+        while not self._stopping:
+            assert child.process is not None
+            code = await child.process.wait()
+            if child.pump is not None:
+                await child.pump
+            if self._stopping:
+                return
+            ran = time.monotonic() - child.started_at
+            if ran > 60:
+                child.restarts = 0
+            backoff = min(self._max_backoff_s, 0.5 * 2**child.restarts)
+            child.restarts += 1
+            self.say(
+                "up",
+                f"{child.spec.name} exited with code {code}; restart #{child.restarts} "
+                f"in {backoff:.1f}s",
+            )
+            await asyncio.sleep(backoff)
+            if self._stopping:
+                return
+            await self._spawn(child)
+            await self._wait_ready(child)
+
+    async def stop(self) -> None:
+        """SIGTERM in reverse start order (consumers before the broker they read from)."""
+        self._stopping = True
+        for task in self._watchers:
+            task.cancel()
+        for child in reversed(self._children):
+            process = child.process
+            if process is None or process.returncode is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), self._stop_timeout_s)
+            except TimeoutError:
+                self.say("up", f"{child.spec.name} did not stop in time; killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+            if child.pump is not None:
+                await child.pump
+            self.say("up", f"stopped {child.spec.name} (code {process.returncode})")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
