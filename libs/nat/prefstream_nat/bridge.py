@@ -55,7 +55,7 @@ def subscribe(
     step_manager: IntermediateStepManager,
     bridge: StepBridge,
     routing: Routing | Callable[[], Routing],
-) -> Subscription:
+) -> Subscription[IntermediateStep]:
     """Forward the current run's candidate steps; ``routing`` may be computed per step.
 
     Subscribes to the event stream of the context it is called in (one NAT run); call
@@ -66,4 +66,5 @@ def subscribe(
         if bridge.matches(step):
             bridge.on_step(step, routing() if callable(routing) else routing)
 
-    return step_manager.subscribe(on_next)
+    subscription: Subscription[IntermediateStep] = step_manager.subscribe(on_next)
+    return subscription

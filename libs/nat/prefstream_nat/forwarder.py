@@ -39,6 +39,7 @@ class CandidateForwarder:
         *,
         max_buffer: int = 10_000,
         batch_size: int = 500,
+        retry_delays: Sequence[float] = RETRY_DELAYS_S,
         stats: BridgeStats | None = None,
     ) -> None:
         self._publisher = publisher
@@ -46,6 +47,7 @@ class CandidateForwarder:
         self._thread = threading.get_ident()
         self._queue: asyncio.Queue[CandidateEvent] = asyncio.Queue(max_buffer)
         self._batch_size = batch_size
+        self._retry_delays = tuple(retry_delays)
         self.stats = stats or BridgeStats()
         self._closed = False
         self._task = self._loop.create_task(self._run(), name="prefstream-nat-forwarder")
@@ -66,27 +68,29 @@ class CandidateForwarder:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self.stats.dropped_buffer_full += 1
-            log.warning("prefstream bridge buffer is full; dropped a candidate of %s", event.turn_id)
+            log.warning(
+                "prefstream bridge buffer is full; dropped a candidate of %s", event.turn_id
+            )
             return
         self.stats.forwarded += 1
 
-    async def flush(self, timeout: float | None = None) -> bool:
+    async def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything offered so far is published or dropped; False on timeout."""
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            await asyncio.wait_for(self._queue.join(), timeout_s)
         except TimeoutError:
             return False
         return True
 
-    async def aclose(self, timeout: float | None = 30.0) -> None:
+    async def aclose(self, timeout_s: float | None = 30.0) -> None:
         """Flush, then stop the background task. Later offers are dropped and counted."""
-        flushed = await self.flush(timeout)
+        flushed = await self.flush(timeout_s)
         self._closed = True
         if not flushed:
             log.warning(
                 "prefstream bridge: %d candidates still unpublished after %ss; dropping them",
                 self._queue.qsize(),
-                timeout,
+                timeout_s,
             )
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -104,7 +108,7 @@ class CandidateForwarder:
                     self._queue.task_done()
 
     async def _publish(self, batch: list[CandidateEvent]) -> None:
-        for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+        for attempt, delay in enumerate((*self._retry_delays, None)):
             try:
                 await self._publisher.publish(batch)
             except asyncio.CancelledError:

@@ -105,7 +105,9 @@ def nat_prompt(value: Any) -> str | list[dict[str, Any]]:
         return value
     if isinstance(value, list):
         if all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
             for m in value
         ):
             return [dict(m) for m in value]

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from nat.builder.builder import Builder
 from nat.builder.context import ContextState
@@ -54,9 +54,7 @@ class _BridgeOptions(BaseModel):
     flush_timeout_seconds: PositiveFloat = 30.0
 
 
-class PrefstreamEvaluatorConfig(
-    EvaluatorBaseConfig, _BridgeOptions, name="prefstream_candidates"
-):  # type: ignore[misc]
+class PrefstreamEvaluatorConfig(EvaluatorBaseConfig, _BridgeOptions, name="prefstream_candidates"):
     """Forward every eval item's candidate steps to prefstream, keyed by the item id."""
 
     run_id: str | None = Field(
@@ -64,9 +62,7 @@ class PrefstreamEvaluatorConfig(
     )
 
 
-class PrefstreamExporterConfig(
-    TelemetryExporterBaseConfig, _BridgeOptions, name="prefstream"
-):  # type: ignore[misc]
+class PrefstreamExporterConfig(TelemetryExporterBaseConfig, _BridgeOptions, name="prefstream"):
     """Forward candidate steps to prefstream as the workflow emits them."""
 
     example_id_key: str = Field(
@@ -110,7 +106,7 @@ def example_id_from_input(value: Any, key: str) -> str | None:
     return None
 
 
-class PrefstreamExporter(BaseExporter):  # type: ignore[misc]
+class PrefstreamExporter(BaseExporter):
     """Called by NAT for every step of every run; forwards only candidate steps."""
 
     def __init__(
@@ -133,7 +129,7 @@ class PrefstreamExporter(BaseExporter):  # type: ignore[misc]
         self._bridge.on_step(event, self._bridge.routing(example_id, run_id))
 
 
-@register_telemetry_exporter(config_type=PrefstreamExporterConfig)
+@register_telemetry_exporter(config_type=PrefstreamExporterConfig)  # type: ignore[untyped-decorator]
 async def prefstream_exporter(
     config: PrefstreamExporterConfig, builder: Builder
 ) -> AsyncIterator[PrefstreamExporter]:
@@ -141,7 +137,7 @@ async def prefstream_exporter(
         yield PrefstreamExporter(bridge, config.example_id_key)
 
 
-@register_evaluator(config_type=PrefstreamEvaluatorConfig)
+@register_evaluator(config_type=PrefstreamEvaluatorConfig)  # type: ignore[untyped-decorator]
 async def prefstream_candidates_evaluator(
     config: PrefstreamEvaluatorConfig, builder: Builder
 ) -> AsyncIterator[EvaluatorInfo]:
@@ -173,6 +169,6 @@ async def prefstream_candidates_evaluator(
 
         yield EvaluatorInfo(
             config=config,
-            evaluate_fn=evaluate,
+            evaluate_fn=cast(Any, evaluate),  # NAT annotates a plain result but awaits it
             description="Streams TTC candidate steps to prefstream's candidates topic.",
         )
