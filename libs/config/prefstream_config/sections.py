@@ -112,6 +112,13 @@ class NmpLocalConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     data_dir: str = "data/nmp-local"
+    job_seconds_per_epoch: PositiveFloat = Field(
+        10.0,
+        description="Simulated training time per epoch (NMP_LOCAL_JOB_SECONDS_PER_EPOCH wins).",
+    )
+    deployment_ready_seconds: NonNegativeFloat = Field(
+        5.0, description="Simulated time until a deployment is ready."
+    )
 
 
 class LoggingConfig(_Section):

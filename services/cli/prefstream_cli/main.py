@@ -6,6 +6,7 @@ import click
 
 from prefstream_cli.commands.broker import broker
 from prefstream_cli.commands.config_cmd import config_group
+from prefstream_cli.commands.demo import demo
 from prefstream_cli.commands.nmp_local import nmp_local
 from prefstream_cli.commands.placeholders import placeholder
 from prefstream_cli.commands.publish import publish
@@ -16,9 +17,7 @@ from prefstream_cli.commands.submit import submit
 
 PAIRING = "the Pairing service issue (#3)"
 BATCHER = "the Batcher service issue (#4)"
-NMP = "the nmp-local issue (#5)"
 SUBMITTER = "the Submitter service issue (#6)"
-LOOP = "the whole-loop issue (#7)"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,16 +28,13 @@ def cli() -> None:
 
 cli.add_command(broker)
 cli.add_command(config_group)
+cli.add_command(demo)
 cli.add_command(nmp_local)
 cli.add_command(service)
 cli.add_command(up)
 cli.add_command(watch)
 cli.add_command(publish)
 cli.add_command(submit)
-for _name, _help, _issue in [
-    ("demo", "Run the tic-tac-toe demo agents through the whole loop.", LOOP),
-]:
-    cli.add_command(placeholder(_name, _help, _issue))
 
 
 @cli.group("pairs")

@@ -42,9 +42,11 @@ def nmp_local(
         "host": section.host,
         "port": section.port,
         "data_dir": Path(section.data_dir),
+        "job_seconds_per_epoch": section.job_seconds_per_epoch,
+        "deployment_ready_seconds": section.deployment_ready_seconds,
     }
     for name, value in from_config.items():
-        if flags[name] is None and f"NMP_LOCAL_{name.upper()}" not in os.environ:
+        if flags.get(name) is None and f"NMP_LOCAL_{name.upper()}" not in os.environ:
             flags[name] = value  # precedence: flag > NMP_LOCAL_* env > nmp_local config section
     settings = NmpLocalSettings.from_env(None, **flags)
     serve(settings, port_file=port_file)
