@@ -18,7 +18,13 @@ from prefstream_nemo.datastore import DataStore, LocalFile, install_hf_timeout
 from prefstream_nemo.deployments import Deployments
 from prefstream_nemo.entity_store import EntityStore
 from prefstream_nemo.http import make_client
-from prefstream_nemo.models import DeploymentInfo, JobInfo, JobProgress, RemoteFile
+from prefstream_nemo.models import (
+    DATASET_ID_FIELD,
+    DeploymentInfo,
+    JobInfo,
+    JobProgress,
+    RemoteFile,
+)
 from prefstream_nemo.retry import RetryPolicy
 
 JsonObj = dict[str, Any]
@@ -97,8 +103,11 @@ class NemoClient:
     async def create_dataset(self, body: JsonObj) -> JsonObj:
         return await self.entity_store.create_dataset(body)
 
-    async def find_job(self, namespace: str, output_model: str) -> JobInfo | None:
-        return await self.customizer.find_job(namespace, output_model)
+    async def find_job(
+        self, namespace: str, output_model: str, dataset_id: str | None = None
+    ) -> JobInfo | None:
+        custom = (DATASET_ID_FIELD, dataset_id) if dataset_id else None
+        return await self.customizer.find_job(namespace, output_model, custom)
 
     async def create_job(self, body: JsonObj) -> JobInfo:
         return await self.customizer.create_job(body)

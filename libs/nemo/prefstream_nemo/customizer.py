@@ -31,8 +31,11 @@ class Customizer:
         result = await request(self._client, "POST", self._jobs, what, json=body, create=True)
         return _parse(result, what)
 
-    async def find_job(self, namespace: str, output_model: str) -> JobInfo | None:
-        """The job that writes ``output_model``, newest first; ``None`` if there is none.
+    async def find_job(
+        self, namespace: str, output_model: str, custom: tuple[str, str] | None = None
+    ) -> JobInfo | None:
+        """The newest job that writes ``output_model`` (or whose ``custom_fields`` hold the
+        ``custom`` key/value, for servers that rename output models); ``None`` if none.
 
         Only ``filter[namespace]`` is sent (servers disagree on what ``filter[dataset]``
         means); the match itself is done here, over every page.
@@ -50,7 +53,7 @@ class Customizer:
             if not isinstance(data, list) or not data:
                 return None
             for item in data:
-                if isinstance(item, dict) and item.get("output_model") == output_model:
+                if isinstance(item, dict) and _matches(item, output_model, custom):
                     return _parse(item, what)
             pagination = body.get("pagination") if isinstance(body, dict) else None
             total_pages = pagination.get("total_pages") if isinstance(pagination, dict) else None
@@ -78,6 +81,13 @@ class Customizer:
             what,
             lambda: request(self._client, "POST", f"{self._jobs}/{quote(job_id)}/cancel", what),
         )
+
+
+def _matches(item: JsonObj, output_model: str, custom: tuple[str, str] | None) -> bool:
+    if item.get("output_model") == output_model:
+        return True
+    fields = item.get("custom_fields")
+    return custom is not None and isinstance(fields, dict) and fields.get(custom[0]) == custom[1]
 
 
 def _parse(body: Any, what: str) -> JobInfo:

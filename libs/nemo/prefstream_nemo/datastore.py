@@ -3,8 +3,11 @@
 Three pitfalls of the HF client are handled here (see shared/reference/nmp-api.md §2, §5):
 
 - ``token=""`` sends ``Authorization: Bearer `` (rejected by h11) and ``token=None`` falls
-  back to a huggingface.co token saved on the machine; an empty ``hf_token`` is therefore
-  passed as ``token=False``: no header at all.
+  back to a huggingface.co token saved on the machine (``HF_TOKEN``, ``~/.cache/...``); an
+  empty ``hf_token`` is therefore passed as ``token=False``: no header at all. That is not
+  enough: ``create_commit`` calls the LFS batch and verify endpoints with ``token=None``
+  ("already passed in headers"), which re-adds the saved token. ``HF_HUB_DISABLE_IMPLICIT_TOKEN``
+  is therefore set too, so only a token passed explicitly is ever sent.
 - With ``hf_xet`` installed, LFS uploads go to Xet unconditionally, which a Data Store does
   not speak. ``HF_HUB_DISABLE_XET`` is set before ``huggingface_hub`` is imported (and its
   constant forced, for when something imported it earlier), so large files go through
@@ -25,12 +28,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars in service logs
 
 import httpx
 from huggingface_hub import CommitOperationAdd, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import _http as hf_http
+from huggingface_hub.utils.tqdm import disable_progress_bars
 
 from prefstream_nemo import retry
 from prefstream_nemo.errors import (
@@ -46,6 +52,8 @@ from prefstream_nemo.models import RemoteFile
 from prefstream_nemo.retry import RetryPolicy
 
 constants.HF_HUB_DISABLE_XET = True
+constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True
+disable_progress_bars()
 
 T = TypeVar("T")
 REVISION = "main"

@@ -34,7 +34,13 @@ from prefstream_nemo.dataset_files import InvalidDataset, local_files, safe_name
 from prefstream_nemo.datastore import LocalFile
 from prefstream_nemo.errors import Missing, NemoError, Permanent, Transient, describe
 from prefstream_nemo.job_events import Emitter, job_status
-from prefstream_nemo.models import DeploymentInfo, JobInfo, JobProgress, RemoteFile
+from prefstream_nemo.models import (
+    DATASET_ID_FIELD,
+    DeploymentInfo,
+    JobInfo,
+    JobProgress,
+    RemoteFile,
+)
 from prefstream_nemo.retry import RetryPolicy
 from prefstream_nemo.testhooks import crash_point
 
@@ -42,7 +48,6 @@ JsonObj = dict[str, Any]
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-DATASET_ID_FIELD = "prefstream_dataset_id"
 DEPLOY_FAILED = frozenset({"failed", "error"})
 
 
@@ -57,7 +62,9 @@ class Platform(Protocol):
     async def commit(self, repo_id: str, files: Sequence[LocalFile], message: str) -> str: ...
     async def get_dataset(self, namespace: str, name: str) -> JsonObj | None: ...
     async def create_dataset(self, body: JsonObj) -> JsonObj: ...
-    async def find_job(self, namespace: str, output_model: str) -> JobInfo | None: ...
+    async def find_job(
+        self, namespace: str, output_model: str, dataset_id: str | None = None
+    ) -> JobInfo | None: ...
     async def create_job(self, body: JsonObj) -> JobInfo: ...
     async def job_status(self, job_id: str) -> JobProgress: ...
     async def cancel_job(self, job_id: str) -> None: ...
@@ -356,7 +363,7 @@ class SubmissionFlow:
         }
 
     async def _find_own_job(self, output_model: str) -> JobInfo | None:
-        job = await self.platform.find_job(self._ns, output_model)
+        job = await self.platform.find_job(self._ns, output_model, self.sub.dataset_id)
         if job is None:
             return None
         owner = job.custom_fields.get(DATASET_ID_FIELD)
@@ -453,9 +460,10 @@ class SubmissionFlow:
         )
 
     def _failure_backoff(self, failures: int) -> float:
-        """NAT's ``interval * 1.5^k``, capped, with jitter."""
+        """NAT's ``interval * 1.5^k``, capped at the step retry wait, with jitter."""
         base = self.settings.poll_interval_seconds * (1.5 ** min(failures, 10))
-        return min(base, max(self.settings.step_retry_seconds, self.settings.poll_interval_seconds))
+        cap = max(self.settings.step_retry_seconds, self.settings.poll_interval_seconds)
+        return min(base, cap) * random.uniform(0.8, 1.0)
 
     # -- deployment -----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 JsonObj = dict[str, Any]
+DATASET_ID_FIELD = "prefstream_dataset_id"
+"""``custom_fields`` key the flow stamps on the datasets and jobs it creates."""
 
 
 def _num(value: Any) -> float | None:

@@ -1,0 +1,39 @@
+"""`prefstream demo` end to end, small: agents -> pairs -> dataset -> job completed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import DEMO_CONFIG, ROOT, as_argv
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_trains_a_job_with_no_error_in_the_logs(
+    loop_overrides: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    overrides = [*loop_overrides, ("demo.agents", "2"), ("demo.jobs_to_complete", "1")]
+    result = subprocess.run(
+        [sys.executable, "-m", "prefstream_cli", "demo", "--config", str(DEMO_CONFIG),
+         *as_argv(overrides), "-o", "demo.timeout_seconds", "240"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert re.search(r"training jobs\s+\d+ \((\d+) completed\)", output), output[-3000:]
+    completed = int(re.search(r"\((\d+) completed\)", output).group(1))  # type: ignore[union-attr]
+    assert completed >= 1
+    pairs = int(re.search(r"preference pairs\s+(\d+)", output).group(1))  # type: ignore[union-attr]
+    assert pairs > 0
+    errors = [line for line in output.splitlines() if re.search(r"\b(ERROR|Traceback)\b", line)]
+    assert not errors, "\n".join(errors[:20])
+    assert any((tmp_path / "datasets").rglob("training_file.jsonl"))

@@ -1,0 +1,164 @@
+"""`prefstream up` survives kill -9 of a service child, and `prefstream watch` shows the jobs.
+
+One stack run serves both checks: agents play while the pairing child is killed; the
+supervisor restarts it; every dataset that gets cut is trained exactly once; meanwhile
+`prefstream watch` runs in a pseudo-terminal and its screen must show the jobs completing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from prefstream_config import PrefstreamConfig, load_config
+from prefstream_demo.agents import play_games
+from prefstream_events import JobStatus
+from prefstream_events.job_board import JobBoard
+
+from prefstream_cli.commands.watch import job_events
+
+from .support import DEMO_CONFIG, ROOT, as_argv
+
+pytestmark = pytest.mark.slow
+
+
+class UpProcess:
+    """`prefstream up` in the background, its output collected line by line."""
+
+    def __init__(self, overrides: list[tuple[str, str]]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefstream_cli", "up", "--config", str(DEMO_CONFIG),
+             *as_argv(overrides)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line matched {pattern!r}:\n" + "\n".join(self.lines[-60:]))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=90)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._reader.join(timeout=5)
+
+
+@pytest.fixture
+def up(loop_overrides: list[tuple[str, str]]) -> Iterator[UpProcess]:
+    process = UpProcess(loop_overrides)
+    try:
+        process.wait_for(r"everything is running", timeout=180)
+        yield process
+    finally:
+        process.stop()
+
+
+def nmp_jobs(base_url: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"{base_url}/v1/customization/jobs?page_size=100") as r:  # noqa: S310
+        data: list[dict[str, object]] = json.loads(r.read())["data"]
+        return data
+
+
+async def play_until_jobs(config: PrefstreamConfig, jobs: int, timeout: float) -> JobBoard:
+    board = JobBoard()
+    stop = asyncio.Event()
+
+    async def agents() -> None:
+        rounds = 0
+        while not stop.is_set():
+            await play_games(config, 2, 3, seed=rounds, stop=stop)
+            rounds += 1
+
+    async def watch() -> None:
+        async for event in job_events(config.kafka, from_beginning=True):
+            board.apply(event)
+            if board.count(JobStatus.COMPLETED) >= jobs and board.all_terminal():
+                return
+
+    task = asyncio.create_task(agents())
+    try:
+        await asyncio.wait_for(watch(), timeout)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    return board
+
+
+def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
+    up: UpProcess, loop_overrides: list[tuple[str, str]]
+) -> None:
+    config = load_config(DEMO_CONFIG, loop_overrides)
+    bootstrap = f"127.0.0.1:{config.kafka.embedded_port}"
+    config = config.model_copy(
+        update={"kafka": config.kafka.model_copy(update={"bootstrap_servers": bootstrap})}
+    )
+    watcher = pexpect.spawn(
+        sys.executable,
+        ["-m", "prefstream_cli", "watch", "--config", str(DEMO_CONFIG),
+         *as_argv([*loop_overrides, ("kafka.bootstrap_servers", bootstrap)])],
+        cwd=str(ROOT),
+        dimensions=(40, 200),
+        encoding="utf-8",
+        timeout=240,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    try:
+        pid = int(up.wait_for(r"started pairing \(pid (\d+)\)").group(1))
+        os.kill(pid, signal.SIGKILL)
+        up.wait_for(r"pairing exited with code -9; restart #1")
+        up.wait_for(r"started pairing \(pid (?!%d\))\d+\)" % pid)
+
+        board = asyncio.run(play_until_jobs(config, jobs=2, timeout=240))
+
+        watcher.expect("completed")
+        watcher.expect(r"tictactoe-dpo-\d+")
+    finally:
+        watcher.terminate(force=True)
+
+    completed = [job for job in board.jobs.values() if job.status is JobStatus.COMPLETED]
+    assert len(completed) >= 2
+    assert all(job.status is JobStatus.COMPLETED for job in board.jobs.values())
+    jobs = nmp_jobs(config.adapter().entity_host)
+    per_dataset: dict[str, int] = {}
+    for job in jobs:
+        dataset = job["dataset"]
+        name = dataset["name"] if isinstance(dataset, dict) else str(dataset)
+        per_dataset[name] = per_dataset.get(name, 0) + 1
+    assert per_dataset and all(n == 1 for n in per_dataset.values()), per_dataset
+    assert set(per_dataset) == {job.dataset_name for job in board.jobs.values()}
+    assert up.stop() == 0
+    assert not any("Traceback" in line for line in up.lines), "\n".join(up.lines[-80:])
