@@ -87,9 +87,13 @@ class BatcherConfig(_Section):
     export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
-    batch_max_records: PositiveInt = 1000
+    batch_max_records: PositiveInt = Field(
+        1000, description="Most pair records per consumed batch (one DuckDB transaction)."
+    )
     duckdb_memory_limit: str = Field(
-        "256MB", description="DuckDB buffer limit; a cut streams, so this bounds its memory."
+        "1GB",
+        description="DuckDB memory cap. Key indexes stay resident (~100 MB per million pairs "
+        "stored); a cut only adds a 64 MB scan budget on top of them.",
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(8082, ge=0, le=65535)

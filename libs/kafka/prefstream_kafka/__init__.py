@@ -2,6 +2,7 @@
 
 from prefstream_kafka.factory import (
     bootstrap_servers,
+    client_options,
     consumer_options,
     is_embedded,
     make_broker,
@@ -14,6 +15,7 @@ __all__ = [
     "CandidatePublisher",
     "TopicSpec",
     "bootstrap_servers",
+    "client_options",
     "consumer_options",
     "ensure_topics",
     "is_embedded",

@@ -50,6 +50,20 @@ def security(kafka: KafkaConfig) -> BaseSecurity | None:
     return None
 
 
+def client_options(kafka: KafkaConfig) -> dict[str, Any]:
+    """Connection keyword arguments for plain aiokafka clients (admin, ad-hoc consumers)."""
+    sec = security(kafka)
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    return {
+        "bootstrap_servers": bootstrap_servers(kafka),
+        "security_protocol": kafka.security_protocol,
+        "sasl_mechanism": kafka.sasl_mechanism or "PLAIN",
+        "sasl_plain_username": kafka.sasl_username,
+        "sasl_plain_password": password,
+        "ssl_context": sec.ssl_context if sec else None,
+    }
+
+
 def make_broker(kafka: KafkaConfig, *, client_id: str | None = None, **options: Any) -> KafkaBroker:
     """A FastStream broker for ``kafka``. Never idempotent or transactional (Tansu rejects both).
 

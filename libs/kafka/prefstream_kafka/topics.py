@@ -8,7 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from prefstream_config import KafkaConfig
 
-from prefstream_kafka.factory import bootstrap_servers, security
+from prefstream_kafka.factory import client_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +34,7 @@ def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
 
 async def ensure_topics(kafka: KafkaConfig, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create missing topics; returns the names it created. Existing topics are left as they are."""
-    sec = security(kafka)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers(kafka),
-        client_id=f"{kafka.client_id}-admin",
-        security_protocol=kafka.security_protocol,
-        sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-        sasl_plain_username=kafka.sasl_username,
-        sasl_plain_password=(
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-        ),
-        ssl_context=sec.ssl_context if sec else None,
-    )
+    admin = AIOKafkaAdminClient(client_id=f"{kafka.client_id}-admin", **client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

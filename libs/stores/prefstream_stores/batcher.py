@@ -1,20 +1,26 @@
 """The batcher's DuckDB file: every pair it consumed, the cut ledger, and dataset membership.
 
 One writer process owns the file (DuckDB locks it against every other process, readers
-included). Pairs are stored once (``INSERT OR IGNORE`` on ``pair_id``) with their offsets
-in the pairs topic and their row fragments already JSON-encoded, so a cut is one ordered
-scan. A cut is a ledger row holding, per partition, the offset range ``[start, end)`` it
+included). Pairs are stored once (``INSERT OR IGNORE`` on the 128-bit MD5 of ``pair_id`` in
+``pair_keys``) with their offsets in the pairs topic and their row fragments already
+JSON-encoded, so a cut is one scan. ``pairs`` itself has no index and is only appended to,
+so its physical order is arrival order (``seq``) and a scan returns rows in that order.
+The key tables are what grows in memory: DuckDB keeps ART indexes resident, about 50 MB
+per million keys each, so budget ~100 MB of ``duckdb_memory_limit`` per million pairs.
+
+A cut is a ledger row holding, per partition, the offset range ``[start, end)`` it
 covers plus the parameters that pick its pairs; every query about a cut is derived from
 that row, so the same row always yields the same pairs, split and order.
 
-Content dedup (``deduplicate_pairs``) is decided on arrival: ``contents`` remembers the
-first pair of every ``content_hash``, and later pairs with the same hash are stored with
-``is_dup`` set. First occurrence therefore means first *consumed*.
+Content dedup (``deduplicate_pairs``) is decided on arrival: ``contents`` remembers every
+``content_hash`` seen, and later pairs with a known hash are stored with ``is_dup`` set.
+First occurrence therefore means first *consumed*.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +35,8 @@ from prefstream_datasets import UNKNOWN_POLICY, SplitRule, SplitSummary, fractio
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pairs (
-    pair_id VARCHAR PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    pair_id VARCHAR NOT NULL,
     content_hash VARCHAR NOT NULL,
     is_dup BOOLEAN NOT NULL,
     example_id VARCHAR NOT NULL,
@@ -46,7 +53,8 @@ CREATE TABLE IF NOT EXISTS pairs (
     chosen VARCHAR NOT NULL,
     rejected VARCHAR NOT NULL
 );
-CREATE TABLE IF NOT EXISTS contents (content_hash VARCHAR PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS pair_keys (k UHUGEINT PRIMARY KEY, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS contents (k UHUGEINT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
     src_partition INTEGER PRIMARY KEY,
     next_offset BIGINT NOT NULL
@@ -68,6 +76,7 @@ CREATE TABLE IF NOT EXISTS dataset_pairs (
 """
 
 PAIR_COLUMNS = (
+    "seq",
     "pair_id",
     "content_hash",
     "is_dup",
@@ -85,6 +94,32 @@ PAIR_COLUMNS = (
     "chosen",
     "rejected",
 )
+CUT_SCAN_BUDGET = 64 * 1024 * 1024
+"""Bytes of DuckDB cache a cut may use beyond resident memory (see ``scan_budget``)."""
+
+_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a DuckDB size such as ``256MB`` (decimal) or ``1GiB`` (binary)."""
+    value = text.strip().lower().replace(" ", "")
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number) :] or "b"
+    if unit not in _UNITS or not number:
+        raise ValueError(f"not a size: {text!r} (use e.g. 256MB or 1GiB)")
+    return int(float(number) * _UNITS[unit])
+
+
 FRAGMENT_COLUMNS = ("prompt_text", "prompt_messages", "chosen", "rejected")
 SCORE_COLUMNS = ("chosen_score", "rejected_score", "score_diff", "reward")
 
@@ -218,22 +253,18 @@ class Selection:
 class BatcherStore:
     """Transactional writes for the ingest path, read queries for cuts.
 
-    Not thread-safe: use one instance per thread (:meth:`cursor` gives another one over the
-    same database, for the dataset writer running beside ingestion).
+    Not thread-safe: one caller at a time (the service serializes every use with a lock).
     """
 
     def __init__(
         self,
         path: str | Path,
         *,
-        memory_limit: str = "256MB",
+        memory_limit: str = "1GB",
         threads: int | None = None,
-        _con: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
         self.path = str(path)
-        if _con is not None:
-            self.con = _con
-            return
+        self.memory_limit = memory_limit
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -245,68 +276,100 @@ class BatcherStore:
             config["threads"] = threads
         self.con = duckdb.connect(self.path, config=config)
         self.con.execute(SCHEMA)
+        self._next_seq = self._max_seq() + 1
 
-    def cursor(self) -> BatcherStore:
-        return BatcherStore(self.path, _con=self.con.cursor())
+    def _max_seq(self) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(seq), 0) FROM pairs"))
+        return int(row[0])
+
+    @contextlib.contextmanager
+    def scan_budget(self, budget: int = CUT_SCAN_BUDGET) -> Iterator[None]:
+        """Cap DuckDB's cache while a cut scans: resident memory plus ``budget`` bytes.
+
+        A scan fills the buffer pool with table blocks up to ``memory_limit``; for a
+        one-pass cut that cache is useless and only inflates RSS. Indexes stay resident (they
+        cannot be evicted), so the cap is what is resident now, not counting cached table
+        blocks, plus the budget; never above the configured limit. Nothing else may use the
+        database meanwhile (the service holds its store lock).
+        """
+        row = _first(
+            self.con.execute(
+                "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                "WHERE tag <> 'BASE_TABLE'"
+            )
+        )
+        cap = min(parse_size(self.memory_limit), int(row[0]) + budget)
+        self.con.execute(f"SET memory_limit = '{cap}B'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{parse_size(self.memory_limit)}B'")
 
     def close(self) -> None:
         self.con.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        next_seq = self._next_seq
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
         except BaseException:
             self.con.execute("ROLLBACK")
+            self._next_seq = next_seq
             raise
         self.con.execute("COMMIT")
 
     # -- ingest ----------------------------------------------------------------------------
 
     def insert_pairs(self, rows: Sequence[PairRow]) -> Stored:
-        """Store new pairs (ignoring known ``pair_id``s) and flag content duplicates.
+        """Append pairs with new ``pair_id``s, in order; flag content duplicates.
 
         Call inside :meth:`transaction`. Within ``rows`` the first occurrence of a pair id
         or content hash wins, as across batches.
         """
-        seen_ids: set[str] = set()
+        seen: set[str] = set()
         fresh: list[int] = []
         for i, r in enumerate(rows):
-            if r.pair_id not in seen_ids:
-                seen_ids.add(r.pair_id)
+            if r.pair_id not in seen:
+                seen.add(r.pair_id)
                 fresh.append(i)
         inserted = [False] * len(rows)
         first = [False] * len(rows)
         if not fresh:
             return Stored(inserted, first)
-        candidates: dict[str, int] = {}
-        for i in fresh:
-            candidates.setdefault(rows[i].content_hash, i)
-        hashes = pa.table({"content_hash": list(candidates)})  # noqa: F841 (scanned by SQL)
-        new_hashes = {
-            r[0]
-            for r in self.con.execute(
-                "INSERT OR IGNORE INTO contents SELECT content_hash FROM hashes "
-                "RETURNING content_hash"
-            ).fetchall()
-        }
-        # Every stored pair's hash is in ``contents``, so a hash new to it can only belong
-        # to a pair that is new as well: its first row here is the first occurrence.
-        is_first = {candidates[h] for h in new_hashes}
-        batch = _pair_table([rows[i] for i in fresh], [i not in is_first for i in fresh])  # noqa: F841
+        base = self._next_seq
+        self._next_seq += len(fresh)
+        seq_of = {i: base + n for n, i in enumerate(fresh)}
+        new_seqs = self._claim("pair_keys", [(rows[i].pair_id, seq_of[i]) for i in fresh], base)
+        new = [i for i in fresh if seq_of[i] in new_seqs]
+        if not new:
+            return Stored(inserted, first)
+        by_content: dict[str, int] = {}
+        for i in new:
+            by_content.setdefault(rows[i].content_hash, i)
+        claimed = self._claim("contents", [(h, seq_of[i]) for h, i in by_content.items()], base)
+        firsts = {i for i in by_content.values() if seq_of[i] in claimed}
+        batch = _pair_table(  # noqa: F841 (scanned by SQL)
+            [rows[i] for i in new], [seq_of[i] for i in new], [i not in firsts for i in new]
+        )
         cols = ", ".join(PAIR_COLUMNS)
-        new_ids = {
-            r[0]
-            for r in self.con.execute(
-                f"INSERT OR IGNORE INTO pairs ({cols}) SELECT {cols} FROM batch RETURNING pair_id"
-            ).fetchall()
-        }
-        for i in fresh:
-            if rows[i].pair_id in new_ids:
-                inserted[i] = True
-                first[i] = i in is_first
+        self.con.execute(f"INSERT INTO pairs ({cols}) SELECT {cols} FROM batch")
+        for i in new:
+            inserted[i] = True
+            first[i] = i in firsts
         return Stored(inserted, first)
+
+    def _claim(self, table: str, items: list[tuple[str, int]], base: int) -> set[int]:
+        """Insert ``(md5_number(text), seq)`` unless the key exists; returns the seqs that
+        went in. Reading them back by ``seq >= base`` (zone maps skip all older row groups)
+        is far cheaper than ``RETURNING`` or a lookup, which scan the whole table."""
+        keys = pa.table(  # noqa: F841 (scanned by SQL)
+            {"v": [t for t, _ in items], "seq": pa.array([q for _, q in items], pa.int64())}
+        )
+        self.con.execute(f"INSERT OR IGNORE INTO {table} SELECT md5_number(v), seq FROM keys")
+        result = self.con.execute(f"SELECT seq FROM {table} WHERE seq >= ?", [base]).fetchall()
+        return {int(r[0]) for r in result}
 
     def save_positions(self, positions: Mapping[int, int]) -> None:
         for partition, offset in positions.items():
@@ -324,20 +387,19 @@ class BatcherStore:
         self, starts: Mapping[int, int], *, dedup: bool, policy_filter: Sequence[str] | None
     ) -> tuple[int, float | None]:
         """``(count, oldest received_at)`` of pairs past ``starts`` that a cut would take."""
-        ranges, params = _ranges_sql(starts, open_end=True)
+        lo, lparams = _bound_sql(starts, default=0)
         where, wparams = _select_where(dedup, policy_filter)
-        row = self.con.execute(
-            f"WITH ranges(part, lo, hi) AS ({ranges}) "
-            "SELECT count(*), min(received_at) FROM pairs p "
-            "LEFT JOIN ranges r ON p.src_partition = r.part "
-            f"WHERE p.src_offset >= coalesce(r.lo, 0) AND {where}",
-            [*params, *wparams],
-        ).fetchone()
-        assert row is not None
+        row = _first(
+            self.con.execute(
+                "SELECT count(*), min(received_at) FROM pairs p "
+                f"WHERE p.src_offset >= {lo} AND {where}",
+                [*lparams, *wparams],
+            )
+        )
         return int(row[0]), (float(row[1]) if row[1] is not None else None)
 
     def counts(self) -> dict[str, int]:
-        row = self.con.execute("SELECT count(*), count(*) FILTER (is_dup) FROM pairs").fetchone()
+        row = _first(self.con.execute("SELECT count(*), count(*) FILTER (is_dup) FROM pairs"))
         assert row is not None
         return {"pairs": int(row[0]), "duplicates": int(row[1])}
 
@@ -353,17 +415,14 @@ class BatcherStore:
         return [LedgerEntry(CutSpec.from_json(s), DatasetState(st), d, e) for s, st, d, e in rows]
 
     def entry(self, sequence: int) -> LedgerEntry | None:
-        row = self.con.execute(
-            "SELECT spec, state, dataset_id, event FROM datasets WHERE sequence = ?", [sequence]
-        ).fetchone()
+        row = _first(
+            self.con.execute(
+                "SELECT spec, state, dataset_id, event FROM datasets WHERE sequence = ?", [sequence]
+            )
+        )
         if row is None:
             return None
         return LedgerEntry(CutSpec.from_json(row[0]), DatasetState(row[1]), row[2], row[3])
-
-    def max_sequence(self) -> int:
-        row = self.con.execute("SELECT coalesce(max(sequence), 0) FROM datasets").fetchone()
-        assert row is not None
-        return int(row[0])
 
     def record_cut(self, spec: CutSpec) -> None:
         self.con.execute(
@@ -389,29 +448,51 @@ class BatcherStore:
         )
         return True
 
-    def mark_written(self, selection: Selection, dataset_id: str, event: str) -> None:
+    def mark_written(
+        self,
+        selection: Selection,
+        dataset_id: str,
+        event: str,
+        state: DatasetState = DatasetState.WRITTEN,
+    ) -> None:
         """Record membership and the event to announce, in one transaction."""
         seq = selection.spec.sequence
         with self.transaction():
             self.con.execute("DELETE FROM dataset_pairs WHERE sequence = ?", [seq])
             query, params = _members_query(selection, "p.pair_id")
             self.con.execute(
-                f"INSERT INTO dataset_pairs SELECT ?, pair_id, "
-                "CASE side WHEN 1 THEN 'validation' ELSE 'training' END "
-                f"FROM ({query})",
+                "INSERT INTO dataset_pairs SELECT ?, pair_id, "
+                f"CASE side WHEN 1 THEN 'validation' ELSE 'training' END FROM ({query})",
                 [seq, *params],
             )
-            self.con.execute(
-                "UPDATE datasets SET state = ?, dataset_id = ?, event = ?, updated_at = now() "
-                "WHERE sequence = ?",
-                [DatasetState.WRITTEN.value, dataset_id, event, seq],
-            )
+            self._set_state(seq, state, dataset_id, event)
+
+    def adopt_announced(self, sequence: int, pair_ids: Mapping[str, Sequence[str]]) -> None:
+        """An announced dataset found on disk: take its membership from its manifest."""
+        with self.transaction():
+            self.con.execute("DELETE FROM dataset_pairs WHERE sequence = ?", [sequence])
+            for side, ids in pair_ids.items():
+                members = pa.table({"pair_id": list(ids)})  # noqa: F841 (scanned by SQL)
+                self.con.execute(
+                    "INSERT INTO dataset_pairs SELECT ?, pair_id, ? FROM members", [sequence, side]
+                )
+            self._set_state(sequence, DatasetState.ANNOUNCED)
+
+    def _set_state(
+        self,
+        sequence: int,
+        state: DatasetState,
+        dataset_id: str | None = None,
+        event: str | None = None,
+    ) -> None:
+        self.con.execute(
+            "UPDATE datasets SET state = ?, dataset_id = coalesce(?, dataset_id), "
+            "event = coalesce(?, event), updated_at = now() WHERE sequence = ?",
+            [state.value, dataset_id, event, sequence],
+        )
 
     def mark_announced(self, sequence: int) -> None:
-        self.con.execute(
-            "UPDATE datasets SET state = ?, updated_at = now() WHERE sequence = ?",
-            [DatasetState.ANNOUNCED.value, sequence],
-        )
+        self._set_state(sequence, DatasetState.ANNOUNCED)
 
     def dataset_of(self, pair_ids: Sequence[str]) -> dict[str, list[int]]:
         """Which datasets hold each of ``pair_ids`` (for audits and tests)."""
@@ -425,17 +506,15 @@ class BatcherStore:
     # -- cut queries -----------------------------------------------------------------------
 
     def cut_counts(self, spec: CutSpec) -> CutCounts:
-        ranges, params = _ranges_sql(spec.ends, starts=spec.starts)
+        in_range, params = _range_sql(spec)
         policy = "list_contains(?, p.policy_model)" if spec.policy_filter is not None else "true"
         pparams: list[Any] = [spec.policy_filter] if spec.policy_filter is not None else []
         dup = "p.is_dup" if spec.dedup else "false"
         rows = self.con.execute(
-            f"WITH ranges(part, lo, hi) AS ({ranges}) "
             f"SELECT coalesce(p.policy_model, ?), {dup} AS dup, "
             f"coalesce({policy}, false) AS allowed, count(*) "
-            "FROM pairs p JOIN ranges r ON p.src_partition = r.part "
-            "AND p.src_offset >= r.lo AND p.src_offset < r.hi GROUP BY ALL",
-            [UNKNOWN_POLICY, *params, *pparams],
+            f"FROM pairs p WHERE {in_range} GROUP BY ALL",
+            [UNKNOWN_POLICY, *pparams, *params],
         ).fetchall()
         considered = duplicates = selected = 0
         excluded: dict[str, int] = {}
@@ -459,10 +538,12 @@ class BatcherStore:
             extra_params=[str(spec.seed)],
             with_side=False,
         )
-        row = self.con.execute(
-            f"SELECT sk, pair_id FROM ({query}) ORDER BY sk, pair_id LIMIT 1 OFFSET ?",
-            [*params, keep - 1],
-        ).fetchone()
+        row = _first(
+            self.con.execute(
+                f"SELECT sk, pair_id FROM ({query}) ORDER BY sk, pair_id LIMIT 1 OFFSET ?",
+                [*params, keep - 1],
+            )
+        )
         return (int(row[0]), str(row[1])) if row is not None else None
 
     def split_summary(self, selection: Selection) -> SplitSummary:
@@ -475,14 +556,16 @@ class BatcherStore:
             "md5_number_upper(p.pair_id) AS pb",
             with_side=False,
         )
-        row = self.con.execute(
-            f"SELECT count(*), count(*) FILTER (eb < ?::HUGEINT), "
-            "min(example_id) = max(example_id), "
-            "arg_min(example_id, (eb, example_id)), arg_max(example_id, (eb, example_id)), "
-            "count(*) FILTER (pb < ?::HUGEINT), "
-            f"arg_min(pair_id, (pb, pair_id)), arg_max(pair_id, (pb, pair_id)) FROM ({query})",
-            [thr, thr, *params],
-        ).fetchone()
+        row = _first(
+            self.con.execute(
+                f"SELECT count(*), count(*) FILTER (eb < ?::HUGEINT), "
+                "min(example_id) = max(example_id), "
+                "arg_min(example_id, (eb, example_id)), arg_max(example_id, (eb, example_id)), "
+                "count(*) FILTER (pb < ?::HUGEINT), "
+                f"arg_min(pair_id, (pb, pair_id)), arg_max(pair_id, (pb, pair_id)) FROM ({query})",
+                [thr, thr, *params],
+            )
+        )
         assert row is not None
         return SplitSummary(
             rows=int(row[0]),
@@ -518,7 +601,7 @@ class BatcherStore:
         cols = ", ".join(f"p.{c}" for c in SCORE_COLUMNS)
         query, params = _members_query(selection, cols, with_side=False)
         aggs = ", ".join(f"min({c}), max({c}), avg({c})" for c in SCORE_COLUMNS)
-        row = self.con.execute(f"SELECT {aggs} FROM ({query})", params).fetchone()
+        row = _first(self.con.execute(f"SELECT {aggs} FROM ({query})", params))
         assert row is not None
         return {
             c: {"min": row[3 * i], "max": row[3 * i + 1], "mean": row[3 * i + 2]}
@@ -526,45 +609,40 @@ class BatcherStore:
         }
 
     def stream_rows(
-        self, selection: Selection, columns: Sequence[str], batch_rows: int = 20_000
+        self, selection: Selection, columns: Sequence[str], batch_rows: int = 8192
     ) -> Iterator[pa.RecordBatch]:
-        """The cut's rows in file order: training then validation, each by (partition, offset).
+        """The cut's rows in arrival order, as Arrow batches of ``side`` plus ``columns``.
 
-        Batches carry ``side`` (0 training, 1 validation) plus ``columns``; a dataset whose
-        split duplicates its single pair yields that pair once per side.
+        ``side`` is 0 for training and 1 for validation; a dataset whose split duplicates
+        its single pair yields that pair once per side. No sort: a filtered scan of an
+        append-only table returns rows in insertion order, and streams in bounded memory.
         """
         cols = ", ".join(f"p.{c}" for c in columns)
-        query, params = _members_query(selection, cols, "p.src_partition", "p.src_offset")
-        names = ", ".join(columns)
-        rel = self.con.sql(
-            f"SELECT side, {names} FROM ({query}) ORDER BY side, src_partition, src_offset",
-            params=params,
-        )
-        yield from rel.to_arrow_reader(batch_rows)
-
-    def pair_ids(
-        self, selection: Selection, side: int, batch_rows: int = 50_000
-    ) -> Iterator[pa.RecordBatch]:
-        """Pair ids of one side (0 training, 1 validation) in file order."""
-        query, params = _members_query(selection, "p.pair_id", "p.src_partition", "p.src_offset")
-        rel = self.con.sql(
-            f"SELECT pair_id FROM ({query}) WHERE side = ? ORDER BY src_partition, src_offset",
-            params=[*params, side],
-        )
-        yield from rel.to_arrow_reader(batch_rows)
-
-    def exists_pair(self, pair_id: str) -> bool:
-        row = self.con.execute("SELECT 1 FROM pairs WHERE pair_id = ?", [pair_id]).fetchone()
-        return row is not None
+        query, params = _members_query(selection, cols)
+        yield from self.con.sql(query, params=params).to_arrow_reader(batch_rows)
 
 
-def _pair_table(rows: Sequence[PairRow], is_dup: Sequence[bool]) -> pa.Table:
+def _first(result: duckdb.DuckDBPyConnection) -> Any:
+    """The first row (or ``None``), consuming the whole result: DuckDB refuses new work on
+    a connection with an unfinished result."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
+def md5_key(text: str) -> int:
+    """DuckDB's ``md5_number(text)``: the MD5 digest as a little-endian 128-bit integer."""
+    return int.from_bytes(hashlib.md5(text.encode()).digest(), "little")
+
+
+def _pair_table(rows: Sequence[PairRow], seqs: Sequence[int], is_dup: Sequence[bool]) -> pa.Table:
     cols: dict[str, list[Any]] = {
-        c: [getattr(r, c) for r in rows] for c in PAIR_COLUMNS if c != "is_dup"
+        c: [getattr(r, c) for r in rows] for c in PAIR_COLUMNS if c not in {"seq", "is_dup"}
     }
+    cols["seq"] = list(seqs)
     cols["is_dup"] = list(is_dup)
     schema = pa.schema(
         [
+            ("seq", pa.int64()),
             ("pair_id", pa.string()),
             ("content_hash", pa.string()),
             ("is_dup", pa.bool_()),
@@ -580,22 +658,24 @@ def _pair_table(rows: Sequence[PairRow], is_dup: Sequence[bool]) -> pa.Table:
     return pa.table(cols, schema=schema)
 
 
-def _ranges_sql(
-    ends: Mapping[int, int], *, starts: Mapping[int, int] | None = None, open_end: bool = False
-) -> tuple[str, list[Any]]:
-    """A ``VALUES`` list of ``(part, lo, hi)``; ``open_end`` reads ``ends`` as starts."""
-    if not ends:
-        return "SELECT NULL::INTEGER, NULL::BIGINT, NULL::BIGINT WHERE false", []
-    values = []
+def _bound_sql(bounds: Mapping[int, int], *, default: int) -> tuple[str, list[Any]]:
+    """``CASE p.src_partition WHEN .. THEN .. ELSE default END``: a per-partition offset."""
+    if not bounds:
+        return str(default), []
+    whens = " ".join("WHEN ? THEN ?" for _ in bounds)
     params: list[Any] = []
-    for part in sorted(ends):
-        if open_end:
-            lo, hi = ends[part], None
-        else:
-            lo, hi = (starts or {}).get(part, 0), ends[part]
-        values.append("(?::INTEGER, ?::BIGINT, ?::BIGINT)")
-        params.extend([part, lo, hi])
-    return "VALUES " + ", ".join(values), params
+    for part in sorted(bounds):
+        params.extend([part, bounds[part]])
+    return f"(CASE p.src_partition {whens} ELSE {default} END)", params
+
+
+def _range_sql(spec: CutSpec) -> tuple[str, list[Any]]:
+    """The cut's offset ranges as a filter (a filter, unlike a join, keeps scan order)."""
+    if not spec.ends:
+        return "false", []
+    lo, lparams = _bound_sql(spec.starts, default=0)
+    hi, hparams = _bound_sql(spec.ends, default=-1)
+    return f"p.src_offset >= {lo} AND p.src_offset < {hi}", [*lparams, *hparams]
 
 
 def _select_where(dedup: bool, policy_filter: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -627,11 +707,11 @@ def _members_query(
     extra_params: Sequence[Any] = (),
     with_side: bool = True,
 ) -> tuple[str, list[Any]]:
-    """``SELECT [side,] columns`` of the cut's pairs (dedup, policy, range, sample applied)."""
+    """``SELECT [side,] columns`` of the cut's pairs (range, dedup, policy, sample applied),
+    in arrival order."""
     spec = selection.spec
-    ranges, rparams = _ranges_sql(spec.ends, starts=spec.starts)
+    in_range, rparams = _range_sql(spec)
     where, wparams = _select_where(spec.dedup, spec.policy_filter)
-    params: list[Any] = [*extra_params]
     select = list(columns)
     side_params: list[Any] = []
     joins = ""
@@ -640,18 +720,12 @@ def _members_query(
         select.insert(0, f"{side} AS side")
         if selection.rule is not None and selection.rule.level == "duplicate":
             joins = " CROSS JOIN (VALUES (0), (1)) s(side)"
-    params = [*rparams, *side_params, *params, *wparams]
-    sql = (
-        f"WITH ranges(part, lo, hi) AS ({ranges}) SELECT {', '.join(select)} FROM pairs p "
-        "JOIN ranges r ON p.src_partition = r.part AND p.src_offset >= r.lo "
-        f"AND p.src_offset < r.hi{joins} WHERE {where}"
-    )
+    params: list[Any] = [*side_params, *extra_params, *rparams, *wparams]
+    sql = f"SELECT {', '.join(select)} FROM pairs p{joins} WHERE {in_range} AND {where}"
     if selection.sample_bound is not None:
         sk, pid = selection.sample_bound
-        sql += (
-            " AND (md5_number_upper(concat(?, ':', p.pair_id)) < ?::HUGEINT OR "
-            "(md5_number_upper(concat(?, ':', p.pair_id)) = ?::HUGEINT AND p.pair_id <= ?))"
-        )
+        key = "md5_number_upper(concat(?, ':', p.pair_id))"
+        sql += f" AND ({key} < ?::HUGEINT OR ({key} = ?::HUGEINT AND p.pair_id <= ?))"
         seed = str(spec.seed)
         params.extend([seed, sk, seed, sk, pid])
     return sql, params

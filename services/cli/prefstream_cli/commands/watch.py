@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from prefstream_config import KafkaConfig
 from prefstream_events import InvalidEvent, JobStatusEvent, decode
 from prefstream_events.job_board import JobBoard
-from prefstream_kafka import bootstrap_servers
+from prefstream_kafka import client_options
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -31,20 +31,13 @@ STATUS_STYLE = {
 async def job_events(kafka: KafkaConfig, *, from_beginning: bool) -> AsyncIterator[JobStatusEvent]:
     """Every event on the jobs topic (no consumer group: a watcher must not steal partitions)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(kafka), enable_auto_commit=False
+        **client_options(kafka),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
     try:
-        topic = kafka.topics.jobs
-        while topic not in await consumer.topics():  # refreshes metadata; the topic may be new
-            await asyncio.sleep(0.5)
-        partitions = consumer.partitions_for_topic(topic) or {0}
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        if from_beginning:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            await consumer.seek_to_end(*tps)
+        consumer.subscribe([kafka.topics.jobs])  # no group: every partition, nothing committed
         async for record in consumer:
             if record.value is None:
                 continue

@@ -1,0 +1,72 @@
+"""Kafka records to stored pair rows, or to dead letters with the reason and source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prefstream_datasets import pair_fragments
+from prefstream_events import DeadLetter, InvalidEvent, PairEvent, SourceOffset, decode
+from prefstream_stores.batcher import PairRow
+
+SERVICE = "batcher"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    rows: list[PairRow | None]
+    """One per record, in record order; ``None`` where the record is not a valid pair."""
+    dead: list[tuple[Any, DeadLetter]]
+    """(record, dead letter) for every record that is not a valid PairEvent."""
+
+
+def pair_row(event: PairEvent, partition: int, offset: int, received_at: float) -> PairRow:
+    f = pair_fragments(event)
+    return PairRow(
+        pair_id=event.pair_id,
+        content_hash=event.content_hash,
+        example_id=event.example_id,
+        policy_model=event.policy_model,
+        src_partition=partition,
+        src_offset=offset,
+        received_at=received_at,
+        chosen_score=event.chosen_score,
+        rejected_score=event.rejected_score,
+        score_diff=event.score_diff,
+        reward=event.reward,
+        prompt_text=f.prompt_text,
+        prompt_messages=f.prompt_messages,
+        chosen=f.chosen,
+        rejected=f.rejected,
+    )
+
+
+def decode_records(records: Sequence[Any], *, max_bytes: int, received_at: float) -> Decoded:
+    """Decode aiokafka ``ConsumerRecord``s; nothing here raises for bad data."""
+    rows: list[PairRow | None] = []
+    dead: list[tuple[Any, DeadLetter]] = []
+    for record in records:
+        raw: bytes = record.value or b""
+        try:
+            event = decode(PairEvent, raw, max_bytes=max_bytes)
+        except InvalidEvent as exc:
+            dead.append(
+                (
+                    record,
+                    DeadLetter(
+                        reason=exc.reason,
+                        detail=exc.detail,
+                        service=SERVICE,
+                        source=SourceOffset(
+                            topic=record.topic, partition=record.partition, offset=record.offset
+                        ),
+                        key=record.key,
+                        original=raw,
+                    ),
+                )
+            )
+            rows.append(None)
+            continue
+        rows.append(pair_row(event, record.partition, record.offset, received_at))
+    return Decoded(rows, dead)

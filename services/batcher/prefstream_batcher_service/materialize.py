@@ -1,0 +1,327 @@
+"""Turn a recorded cut into a dataset directory, crash-safely, and describe it as DatasetReady.
+
+Everything about the dataset is derived from its ledger row (:class:`CutSpec`) and the
+stored pairs, so a second attempt after a crash writes the same bytes. Rows are streamed
+in arrival order from one DuckDB scan (no sort) through vectorized line assembly into a
+staging directory, fsynced, described by ``manifest.json``, and only then renamed into
+place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+from prefstream_datasets import (
+    FILES,
+    MANIFEST,
+    Counts,
+    ExportFormat,
+    FileDigest,
+    HashingWriter,
+    Manifest,
+    ManifestFile,
+    ScoreStats,
+    Side,
+    Source,
+    SourceRange,
+    choose_rule,
+    dataset_id_for,
+    file_digest,
+    file_key,
+    fragments_used,
+    new_staging_dir,
+    publish_dir,
+    read_manifest,
+    template,
+    write_manifest,
+)
+from prefstream_datasets.arrow_lines import contiguous_bytes, render_lines
+from prefstream_events import DatasetFile, DatasetReady, SourceOffset
+from prefstream_stores.batcher import BatcherStore, CutCounts, CutSpec, Selection
+
+from prefstream_batcher_service.crash import crash_point
+
+SIDES = (Side.TRAINING, Side.VALIDATION)
+
+
+class DatasetConflict(RuntimeError):
+    """A directory with this dataset's name exists and holds something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOptions:
+    datasets_dir: Path
+    formats: tuple[ExportFormat, ...]
+    use_full_message_history: bool
+    batch_rows: int = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    event: DatasetReady
+    selection: Selection
+    reused: bool
+    """The directory was already in place (an earlier attempt got that far)."""
+
+
+def select(store: BatcherStore, spec: CutSpec) -> tuple[Selection, CutCounts]:
+    """Which pairs a cut holds and how they split: dedup, policy, sample, split rule."""
+    counts = store.cut_counts(spec)
+    bound = None
+    if spec.max_pairs is not None and counts.selected > spec.max_pairs:
+        bound = store.sample_bound(spec, spec.max_pairs)
+    unsplit = Selection(spec, bound)
+    rule = choose_rule(store.split_summary(unsplit), spec.validation_fraction)
+    return Selection(spec, bound, rule), counts
+
+
+def build(store: BatcherStore, spec: CutSpec, options: OutputOptions) -> Built:
+    """Make sure ``<datasets_dir>/<name>`` holds this cut; never overwrite another one."""
+    with store.scan_budget():
+        return _build(store, spec, options)
+
+
+def _build(store: BatcherStore, spec: CutSpec, options: OutputOptions) -> Built:
+    selection, counts = select(store, spec)
+    final = options.datasets_dir / spec.name
+    if final.exists():
+        return Built(adopt(store, final, selection), selection, reused=True)
+    staging = new_staging_dir(options.datasets_dir, spec.name)
+    files, spools = _write_files(store, selection, staging, options)
+    rule = selection.rule
+    assert rule is not None
+    rows = {side: files[file_key("nemo", side.value)].rows for side in SIDES}
+    distinct = rows[Side.TRAINING] + rows[Side.VALIDATION]
+    if rule.level == "duplicate":
+        distinct = 1
+    manifest = Manifest(
+        dataset_id=dataset_id_for(spec.name, files),
+        name=spec.name,
+        sequence=spec.sequence,
+        created_at=spec.created_at,
+        mode=spec.mode,
+        trigger=spec.trigger,
+        request_id=spec.request_id,
+        counts=Counts(
+            pairs=distinct,
+            training=rows[Side.TRAINING],
+            validation=rows[Side.VALIDATION],
+            considered=counts.considered,
+            duplicates=counts.duplicates,
+            excluded_by_policy=sum(counts.excluded_policy_models.values()),
+            not_sampled=counts.selected - distinct,
+        ),
+        files={k: ManifestFile(**d.as_dict()) for k, d in sorted(files.items())},
+        export={
+            "formats": list(options.formats),
+            "use_full_message_history": options.use_full_message_history,
+            "line_format": "json.dumps defaults (', ' and ': ' separators, ASCII escapes)",
+        },
+        split=rule.describe(),
+        sampling={
+            "max_pairs": spec.max_pairs,
+            "seed": spec.seed,
+            "method": "keep the max_pairs smallest (md5_upper64_le(f'{seed}:{pair_id}'), pair_id)",
+            "applied": selection.sample_bound is not None,
+        },
+        dedup={
+            "enabled": spec.dedup,
+            "key": "content_hash",
+            "winner": "first consumed; later duplicates, also across datasets, are dropped",
+        },
+        policy_models=store.policy_counts(selection),
+        policy_filter=spec.policy_filter,
+        excluded_policy_models=counts.excluded_policy_models,
+        scores={k: ScoreStats(**v) for k, v in store.score_stats(selection).items()},
+        source=Source(
+            topic=spec.topic,
+            partitions=[
+                SourceRange(partition=p, start=spec.starts.get(p, 0), end=end)
+                for p, end in sorted(spec.ends.items())
+            ],
+        ),
+    )
+    ids = {side.value: _spooled_ids(spools[side]) for side in SIDES}
+    digest = write_manifest(staging, manifest, ids)
+    crash_point("before_rename")
+    publish_dir(staging, final)
+    crash_point("after_rename")
+    return Built(event_for(final, manifest, digest), selection, reused=False)
+
+
+def adopt(store: BatcherStore, final: Path, selection: Selection) -> DatasetReady:
+    """The existing directory, if it is this cut, intact; else :class:`DatasetConflict`."""
+    spec = selection.spec
+    try:
+        manifest = read_manifest(final)
+    except (OSError, ValueError) as exc:
+        raise DatasetConflict(f"{final} exists but has no readable manifest: {exc}") from exc
+    if manifest.name != spec.name or manifest.sequence != spec.sequence:
+        raise DatasetConflict(f"{final} holds {manifest.name} #{manifest.sequence}")
+    for key, entry in manifest.files.items():
+        actual = file_digest(final, entry.path)
+        if actual.sha256 != entry.sha256:
+            raise DatasetConflict(f"{final}/{entry.path} does not match its manifest ({key})")
+    sides = store.side_counts(selection)
+    if sides != {"training": manifest.counts.training, "validation": manifest.counts.validation}:
+        raise DatasetConflict(
+            f"{final} has {manifest.counts.training}/{manifest.counts.validation} rows, this "
+            f"cut selects {sides['training']}/{sides['validation']}"
+        )
+    return event_for(final, manifest, file_digest(final, MANIFEST))
+
+
+def event_for(final: Path, manifest: Manifest, manifest_digest: FileDigest) -> DatasetReady:
+    """The DatasetReady of a published directory: a pure function of its manifest."""
+
+    def described(side: Side) -> DatasetFile:
+        entry = manifest.files[file_key("nemo", side.value)]
+        return DatasetFile(path=entry.path, sha256=entry.sha256, rows=entry.rows, bytes=entry.bytes)
+
+    trigger = (
+        manifest.trigger if manifest.trigger in {"min_new_pairs", "max_wait", "forced"} else None
+    )
+    return DatasetReady(
+        dataset_id=manifest.dataset_id,
+        name=manifest.name,
+        sequence=manifest.sequence,
+        directory=str(final),
+        training=described(Side.TRAINING),
+        validation=described(Side.VALIDATION),
+        manifest_path=str(final / MANIFEST),
+        manifest_sha256=manifest_digest.sha256,
+        num_pairs=manifest.counts.pairs,
+        mode=manifest.mode,
+        policy_models=manifest.policy_models,
+        created_at=manifest.created_at,
+        trigger=trigger,
+        request_id=manifest.request_id,
+        policy_filter=manifest.policy_filter,
+        source_offsets=[
+            SourceOffset(topic=manifest.source.topic, partition=r.partition, offset=r.end)
+            for r in manifest.source.partitions
+        ],
+    )
+
+
+def _write_files(
+    store: BatcherStore, selection: Selection, root: Path, options: OutputOptions
+) -> tuple[dict[str, FileDigest], dict[Side, Path]]:
+    """Every format's files in canonical order, plus each side's pair ids for the manifest.
+
+    Rows are ordered by (partition, offset) within each side, so the bytes depend on what
+    was consumed, not on how partitions happened to interleave: a batcher replaying the
+    topic writes the same files. The scan returns rows in arrival order (one sorted run per
+    partition, interleaved); phase 1 spools each (side, partition) run to an Arrow file,
+    phase 2 renders the runs in order. Both phases stream: memory is one batch.
+    """
+    templates = {f: template(f, options.use_full_message_history) for f in options.formats}
+    needed = sorted({frag for t in templates.values() for frag in fragments_used(t)})
+    runs = _spool_runs(
+        store, selection, root / ".runs", ["pair_id", *(f.value for f in needed)], options
+    )
+    writers = {
+        (fmt, side): HashingWriter(root, FILES[fmt][0 if side is Side.TRAINING else 1])
+        for fmt in options.formats
+        for side in SIDES
+    }
+    ids = {side: root / f".pair_ids.{side.value}.arrow" for side in SIDES}
+    ids_schema = pa.schema([("pair_id", pa.string())])
+    with contextlib.ExitStack() as stack:
+        sinks = {
+            side: stack.enter_context(pa.ipc.new_stream(str(path), ids_schema))
+            for side, path in ids.items()
+        }
+        for (side, _), path in sorted(
+            runs.items(), key=lambda item: (item[0][0] is Side.VALIDATION, item[0][1])
+        ):
+            with pa.ipc.open_stream(str(path)) as reader:
+                for batch in reader:
+                    fragments = {f: batch.column(f.value) for f in needed}
+                    for fmt, tpl in templates.items():
+                        lines = render_lines(tpl, fragments)
+                        writers[(fmt, side)].write(contiguous_bytes(lines), len(batch))
+                    sinks[side].write_batch(
+                        pa.record_batch(
+                            [batch.column("pair_id").cast(pa.string())], schema=ids_schema
+                        )
+                    )
+            path.unlink()
+    (root / ".runs").rmdir()
+    digests = {file_key(fmt, side.value): w.close() for (fmt, side), w in writers.items()}
+    return digests, ids
+
+
+def _spool_runs(
+    store: BatcherStore,
+    selection: Selection,
+    directory: Path,
+    columns: list[str],
+    options: OutputOptions,
+) -> dict[tuple[Side, int], Path]:
+    """Phase 1: one Arrow stream file per (side, partition), rows in offset order."""
+    directory.mkdir()
+    runs: dict[tuple[Side, int], Path] = {}
+    with contextlib.ExitStack() as stack:
+        sinks: dict[tuple[Side, int], pa.ipc.RecordBatchStreamWriter] = {}
+        scan = store.stream_rows(selection, [*columns, "src_partition"], options.batch_rows)
+        for i, batch in enumerate(scan):
+            for side, part in _by_side(batch):
+                for partition, run in _by_partition(part):
+                    sink = sinks.get((side, partition))
+                    if sink is None:
+                        path = runs[(side, partition)] = directory / f"{side.value}.{partition}"
+                        sink = sinks[(side, partition)] = stack.enter_context(
+                            pa.ipc.new_stream(str(path), run.schema)
+                        )
+                    sink.write_batch(run)
+            if i == 0:
+                crash_point("mid_files")
+    return runs
+
+
+def _by_partition(batch: pa.RecordBatch) -> Iterator[tuple[int, pa.RecordBatch]]:
+    column = batch.column("src_partition")
+    partitions = pc.unique(column).to_pylist()
+    if len(partitions) == 1:
+        yield partitions[0], batch
+        return
+    for partition in partitions:
+        yield partition, batch.filter(pc.equal(column, partition))
+
+
+def _by_side(batch: pa.RecordBatch) -> Iterator[tuple[Side, pa.RecordBatch]]:
+    side = batch.column("side")
+    validation = pc.sum(side).as_py() or 0
+    if validation == 0:
+        yield Side.TRAINING, batch
+    elif validation == len(batch):
+        yield Side.VALIDATION, batch
+    else:
+        is_validation = pc.equal(side, 1)
+        yield Side.TRAINING, batch.filter(pc.invert(is_validation))
+        yield Side.VALIDATION, batch.filter(is_validation)
+
+
+def _spooled_ids(path: Path) -> Iterator[list[str]]:
+    """Read back a spool, then delete it (it must not be published with the dataset)."""
+    with pa.ipc.open_stream(str(path)) as reader:
+        for batch in reader:
+            yield batch.column(0).to_pylist()
+    path.unlink()
+
+
+__all__ = [
+    "Built",
+    "DatasetConflict",
+    "OutputOptions",
+    "adopt",
+    "build",
+    "event_for",
+    "select",
+]

@@ -1,0 +1,519 @@
+"""The batcher's state machine: consume pairs, decide cuts, write and announce datasets.
+
+Cut protocol (docs/batcher.md has the full argument):
+
+1. A cut is *decided* in the same DuckDB transaction that stores the pairs whose arrival
+   triggers it (or, for ``max_wait`` and forced cuts, in a transaction of its own): a
+   ledger row with the next sequence and the offset range it covers. Kafka offsets are
+   committed only after that transaction, so a decided cut is never lost or re-decided.
+2. The writer builds the dataset from the ledger row into a staging directory, fsyncs it
+   and renames it into place; then, in one transaction, records membership and the
+   DatasetReady to send, and marks the row ``written``.
+3. It publishes that exact DatasetReady (awaiting the broker's ack) and marks ``announced``.
+
+A crash anywhere resumes from the ledger: a directory already in place is verified and
+reused (it is the same cut: same rows, same bytes), a ``written`` row re-sends the stored
+event unchanged, and the datasets topic tells a restarted batcher which announcements did
+go out. One asyncio lock serializes every use of the store, so a cut never runs beside an
+ingest transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream.kafka.publisher.usecase import DefaultPublisher as KafkaPublisher
+from prefstream_config import PrefstreamConfig
+from prefstream_datasets import (
+    Arrival,
+    CutPoint,
+    PlannerState,
+    clear_staging,
+    due,
+    forced,
+    observe,
+    policy_allowed,
+    read_manifest,
+    read_pair_ids,
+    seconds_until_due,
+)
+from prefstream_events import CutRequest, DatasetReady, DeadLetter, ce_headers, encode
+from prefstream_stores.batcher import BatcherStore, CutSpec, DatasetState, LedgerEntry
+
+from prefstream_batcher_service.crash import crash_point
+from prefstream_batcher_service.decode import Decoded, decode_records
+from prefstream_batcher_service.materialize import DatasetConflict, OutputOptions, build
+from prefstream_batcher_service.metrics import BatcherMetrics
+from prefstream_batcher_service.restore import last_sequence, lineage, read_announcements
+from prefstream_batcher_service.settings import BatcherSettings, settings_from
+
+log = logging.getLogger("prefstream.batcher")
+
+T = TypeVar("T")
+SOURCE = "prefstream/batcher"
+MAX_RETRY_SECONDS = 60.0
+
+
+class BatcherService:
+    def __init__(
+        self,
+        config: PrefstreamConfig,
+        datasets: KafkaPublisher,
+        deadletters: KafkaPublisher,
+        metrics: BatcherMetrics,
+    ) -> None:
+        self.config = config
+        self.settings: BatcherSettings = settings_from(config)
+        self.datasets = datasets
+        self.deadletters = deadletters
+        self.metrics = metrics
+        self.options = OutputOptions(
+            self.settings.datasets_dir,
+            self.settings.formats,
+            self.settings.use_full_message_history,
+        )
+        self.store: BatcherStore | None = None
+        self.state = PlannerState()
+        self.next_sequence = 1
+        self.lock = asyncio.Lock()
+        self.wake = asyncio.Event()
+        self.opened = False
+        self.awaiting_pairs = False
+        """The writer waits for pairs an earlier batcher's cut covers: wake it per batch."""
+        self._closing = False
+        self._stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Future[Any]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store, learn earlier announcements, rebuild the planner's state."""
+        s = self.settings
+        s.datasets_dir.mkdir(parents=True, exist_ok=True)
+        removed = clear_staging(s.datasets_dir)
+        if removed:
+            log.info("removed incomplete dataset attempts", extra={"count": removed})
+        self.store = await asyncio.to_thread(BatcherStore, s.db_path, memory_limit=s.memory_limit)
+        announced = await read_announcements(self.config.kafka, s.datasets_topic)
+        mine = lineage(announced, s.dataset_name, s.pairs_topic)
+        async with self.lock:
+            await self._call(self._restore, mine)
+            await self._call(self._load_state, last_sequence(announced, s.dataset_name))
+        self.opened = True
+        log.info(
+            "batcher store open",
+            extra={
+                "db_path": s.db_path,
+                "pending": self.state.pending,
+                "next_sequence": self.next_sequence,
+                "announcements_seen": len(mine),
+            },
+        )
+
+    def start_background(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="batcher-writer"),
+            asyncio.create_task(self._timer(), name="batcher-timer"),
+        ]
+        self.wake.set()
+
+    async def drain(self) -> None:
+        """Stop deciding; let the writer finish the step it is in (never half a file)."""
+        self._closing = True
+        self._stopped.set()
+        self.wake.set()
+        for task in self._tasks:
+            if task.get_name() == "batcher-timer":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close(self) -> None:
+        """Close the store once no store call is running any more (a cancelled handler's
+        transaction still finishes in its thread)."""
+        if self._busy:
+            await asyncio.wait(set(self._busy))
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call in a worker thread; it completes even if the caller is cancelled."""
+        future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._busy.add(future)
+        future.add_done_callback(self._busy.discard)
+        return await asyncio.shield(future)
+
+    @property
+    def db(self) -> BatcherStore:
+        assert self.store is not None, "store not open"
+        return self.store
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    async def handle_pairs(self, records: Sequence[Any]) -> None:
+        """One consumed batch: dead-letter the bad records, store the rest, decide cuts.
+
+        Dead letters are acknowledged before the DuckDB transaction (a redelivery after a
+        failed transaction sends them again; after a committed one the batch is skipped by
+        offset), and the transaction commits before returning, so the offsets FastStream
+        commits next are covered. Raising makes it seek back and redeliver the batch.
+        """
+        if not records:
+            return
+        now = time.time()
+        async with self.lock:
+            fresh, decoded = await self._call(self._decode, records, now)
+            await self.dead_letter(decoded.dead)
+            specs = await self._call(self._ingest, len(records), fresh, decoded, now)
+        if specs:
+            crash_point("after_decide")
+            self.wake.set()
+        elif self.awaiting_pairs:
+            self.wake.set()
+
+    def _decode(self, records: Sequence[Any], now: float) -> tuple[list[Any], Decoded]:
+        """Records not yet stored (redeliveries are below the stored positions), decoded."""
+        positions = self.state.positions
+        fresh = [r for r in records if r.offset >= positions.get(r.partition, 0)]
+        max_bytes = self.config.kafka.max_record_bytes
+        return fresh, decode_records(fresh, max_bytes=max_bytes, received_at=now)
+
+    def _ingest(
+        self, consumed: int, fresh: Sequence[Any], decoded: Decoded, now: float
+    ) -> list[CutSpec]:
+        s = self.settings
+        rows = [row for row in decoded.rows if row is not None]
+        with self.db.transaction():
+            stored = self.db.insert_pairs(rows)
+            arrivals = []
+            index = 0
+            for record, row in zip(fresh, decoded.rows, strict=True):
+                new = False
+                if row is not None:
+                    unique = stored.first[index] or (stored.inserted[index] and not s.dedup)
+                    new = unique and policy_allowed(row.policy_model, s.policy_filter)
+                    index += 1
+                arrivals.append(Arrival(record.partition, record.offset, new, now))
+            state, cuts = observe(self.state, arrivals, s.thresholds)
+            specs = self._specs(cuts, self.state.starts, None, s.policy_filter)
+            for spec in specs:
+                self.db.record_cut(spec)
+            self.db.save_positions(state.positions)
+        self.state = state
+        self.next_sequence += len(specs)
+        inserted = sum(stored.inserted)
+        firsts = sum(stored.first)
+        self.metrics.records_total.inc(consumed)
+        self.metrics.pairs_total.labels("stored").inc(firsts)
+        self.metrics.pairs_total.labels("duplicate").inc(inserted - firsts)
+        self.metrics.pairs_total.labels("replayed").inc(
+            consumed - len(fresh) + len(rows) - inserted
+        )
+        self.metrics.pairs_pending.set(state.pending)
+        for spec in specs:
+            log.info("cut decided", extra=_spec_log(spec))
+        return specs
+
+    def _specs(
+        self,
+        cuts: Sequence[CutPoint],
+        starts: dict[int, int] | Any,
+        request_id: str | None,
+        policy_filter: list[str] | None,
+    ) -> list[CutSpec]:
+        """Ledger rows for ``cuts``, numbered from ``next_sequence`` (not yet advanced)."""
+        s = self.settings
+        specs = []
+        now = datetime.now(UTC)
+        for i, cut in enumerate(cuts):
+            sequence = self.next_sequence + i
+            specs.append(
+                CutSpec(
+                    sequence=sequence,
+                    name=s.name_of(sequence),
+                    mode=s.mode,
+                    trigger=cut.trigger.value,
+                    created_at=now,
+                    starts=dict(starts) if s.mode == "incremental" else {},
+                    ends=dict(cut.ends),
+                    dedup=s.dedup,
+                    max_pairs=s.sample_cap,
+                    seed=s.seed,
+                    validation_fraction=s.validation_fraction,
+                    policy_filter=policy_filter,
+                    request_id=request_id,
+                    topic=s.pairs_topic,
+                )
+            )
+            starts = cut.ends
+        return specs
+
+    def _decide(
+        self, cut: CutPoint, request_id: str | None, policy_filter: list[str] | None
+    ) -> CutSpec:
+        [spec] = self._specs([cut], self.state.starts, request_id, policy_filter)
+        with self.db.transaction():
+            self.db.record_cut(spec)
+        self.state = self.state.after_cut(cut.ends)
+        self.next_sequence += 1
+        self.metrics.pairs_pending.set(0)
+        log.info("cut decided", extra=_spec_log(spec))
+        crash_point("after_decide")
+        return spec
+
+    async def dead_letter(self, dead: Sequence[tuple[Any, DeadLetter]]) -> None:
+        if not dead:
+            return
+        futures = []
+        for record, letter in dead:
+            self.metrics.deadletter_total.labels(letter.reason).inc()
+            futures.append(
+                await self.deadletters.publish(
+                    encode(letter),
+                    key=record.key,
+                    headers=ce_headers("DeadLetter", SOURCE),
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*futures)
+
+    # -- forced and timed cuts -------------------------------------------------------------
+
+    async def request_cut(self, request: CutRequest) -> CutSpec | None:
+        """A forced cut of everything consumed; ``None`` when nothing is pending."""
+        async with self.lock:
+            spec = await self._call(self._force, request)
+        if spec is not None:
+            self.wake.set()
+        return spec
+
+    def _force(self, request: CutRequest) -> CutSpec | None:
+        s = self.settings
+        policy = request.policy_models if request.policy_models is not None else s.policy_filter
+        pending: int | None = None
+        if policy != s.policy_filter:
+            pending, _ = self.db.pending(self.state.starts, dedup=s.dedup, policy_filter=policy)
+        cut = forced(self.state, pending)
+        if cut is None:
+            log.info("cut requested, nothing pending", extra={"request_id": request.request_id})
+            return None
+        return self._decide(cut, request.request_id, policy)
+
+    async def _timer(self) -> None:
+        tick = min(1.0, max(0.05, self.settings.thresholds.max_wait_seconds / 4))
+        while not self._closing:
+            wait = seconds_until_due(self.state, time.time(), self.settings.thresholds)
+            await asyncio.sleep(tick if wait is None else min(tick, max(wait, 0.01)))
+            async with self.lock:
+                cut = due(self.state, time.time(), self.settings.thresholds)
+                if cut is None or self._closing:
+                    continue
+                await self._call(self._decide, cut, None, self.settings.policy_filter)
+            self.wake.set()
+
+    # -- writing and announcing ------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        backoff = 1.0
+        while not self._closing:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                while not self._closing and await self._advance():
+                    pass
+                backoff = 1.0
+            except Exception:
+                self.metrics.cut_failures_total.inc()
+                log.exception("writing or announcing a dataset failed; will retry")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), backoff)
+                backoff = min(backoff * 2, MAX_RETRY_SECONDS)
+                self.wake.set()
+
+    async def _advance(self) -> bool:
+        """Move the oldest unannounced dataset one state forward; ``False``: nothing to do."""
+        async with self.lock:
+            pending = await self._call(
+                self.db.ledger,
+                [DatasetState.DECIDED, DatasetState.RESTORED, DatasetState.WRITTEN],
+            )
+        if not pending:
+            return False
+        entry = pending[0]
+        if entry.state is DatasetState.RESTORED:
+            async with self.lock:
+                return await self._call(self._materialize_restored, entry)
+        if entry.state is DatasetState.DECIDED:
+            started = time.perf_counter()
+            async with self.lock:
+                event = await self._call(self._write, entry.spec, DatasetState.WRITTEN)
+            self.metrics.cut_duration.observe(time.perf_counter() - started)
+            crash_point("after_files")
+        else:
+            assert entry.event is not None
+            event = DatasetReady.model_validate_json(entry.event)
+        await self._announce(event)
+        return True
+
+    def _write(self, spec: CutSpec, state: DatasetState) -> DatasetReady:
+        built = build(self.db, spec, self.options)
+        with self.db.scan_budget():
+            self.db.mark_written(
+                built.selection, built.event.dataset_id, built.event.model_dump_json(), state
+            )
+        log.info(
+            "dataset written",
+            extra={
+                "dataset": spec.name,
+                "dataset_id": built.event.dataset_id,
+                "pairs": built.event.num_pairs,
+                "reused_directory": built.reused,
+            },
+        )
+        return built.event
+
+    async def _announce(self, event: DatasetReady) -> None:
+        await self.datasets.publish(
+            encode(event),
+            key=event.dataset_id.encode(),
+            headers=ce_headers(
+                "DatasetReady",
+                SOURCE,
+                event_id=event.dataset_id,
+                time=event.created_at,
+                subject=event.name,
+            ),
+        )
+        crash_point("after_publish")
+        async with self.lock:
+            await self._call(self.db.mark_announced, event.sequence)
+        self.metrics.datasets_total.labels(event.trigger or "unknown").inc()
+        self.metrics.dataset_pairs_total.inc(event.num_pairs)
+        self.metrics.last_dataset_sequence.set(event.sequence)
+        log.info(
+            "dataset announced",
+            extra={"dataset": event.name, "dataset_id": event.dataset_id, "pairs": event.num_pairs},
+        )
+
+    def _materialize_restored(self, entry: LedgerEntry) -> bool:
+        """An earlier batcher announced this cut: keep its directory, or rebuild it once the
+        pairs it covers have been consumed. Never announced again."""
+        spec = entry.spec
+        final = self.settings.datasets_dir / spec.name
+        if final.exists():
+            manifest = read_manifest(final)
+            if manifest.dataset_id != entry.dataset_id:
+                raise DatasetConflict(
+                    f"{final} holds dataset {manifest.dataset_id}, but {spec.name} was "
+                    f"announced as {entry.dataset_id}"
+                )
+            self.db.adopt_announced(spec.sequence, read_pair_ids(final))
+            log.info("announced dataset found on disk", extra={"dataset": spec.name})
+            return True
+        positions = self.state.positions
+        self.awaiting_pairs = any(positions.get(p, 0) < end for p, end in spec.ends.items())
+        if self.awaiting_pairs:
+            return False
+        event = self._write(spec, DatasetState.ANNOUNCED)
+        if event.dataset_id != entry.dataset_id:
+            log.warning(
+                "rebuilt an announced dataset with different bytes (same cut, other content "
+                "order or config); it is not announced again",
+                extra={
+                    "dataset": spec.name,
+                    "announced": entry.dataset_id,
+                    "rebuilt": event.dataset_id,
+                },
+            )
+        return True
+
+    # -- startup ---------------------------------------------------------------------------
+
+    def _restore(self, announced: Sequence[DatasetReady]) -> None:
+        s = self.settings
+        ledger = {e.spec.sequence: e for e in self.db.ledger()}
+        ends = {seq: e.spec.ends for seq, e in ledger.items()}
+        for event in announced:
+            entry = ledger.get(event.sequence)
+            event_ends = {
+                o.partition: o.offset for o in event.source_offsets if o.topic == s.pairs_topic
+            }
+            ends.setdefault(event.sequence, event_ends)
+            if entry is None:
+                starts = ends.get(event.sequence - 1, {}) if event.mode == "incremental" else {}
+                spec = CutSpec(
+                    sequence=event.sequence,
+                    name=event.name,
+                    mode=event.mode,
+                    trigger=event.trigger or "restored",
+                    created_at=event.created_at,
+                    starts=dict(starts),
+                    ends=event_ends,
+                    dedup=s.dedup,
+                    max_pairs=s.max_pairs if event.mode == "cumulative" else None,
+                    seed=s.seed,
+                    validation_fraction=s.validation_fraction,
+                    policy_filter=event.policy_filter,
+                    request_id=event.request_id,
+                    topic=s.pairs_topic,
+                )
+                self.db.record_restored(spec, event.dataset_id, event.model_dump_json())
+                log.info("learned an earlier cut", extra={"dataset": event.name})
+            elif entry.state is DatasetState.WRITTEN:
+                if entry.dataset_id != event.dataset_id:
+                    log.error(
+                        "the datasets topic already holds a different dataset under this name; "
+                        "not announcing ours",
+                        extra={
+                            "dataset": event.name,
+                            "ours": entry.dataset_id,
+                            "announced": event.dataset_id,
+                        },
+                    )
+                self.db.mark_announced(event.sequence)
+
+    def _load_state(self, announced_up_to: int) -> None:
+        s = self.settings
+        ledger = self.db.ledger()
+        starts = ledger[-1].spec.ends if ledger else {}
+        pending, oldest = self.db.pending(starts, dedup=s.dedup, policy_filter=s.policy_filter)
+        self.state = PlannerState(dict(starts), self.db.positions(), pending, oldest)
+        on_disk = [
+            int(m.group(1))
+            for p in s.datasets_dir.iterdir()
+            if (m := re.fullmatch(rf"{re.escape(s.dataset_name)}-(\d+)", p.name))
+        ]
+        last = max([ledger[-1].spec.sequence if ledger else 0, announced_up_to, *on_disk])
+        self.next_sequence = last + 1
+        self.metrics.pairs_pending.set(pending)
+
+    # -- introspection ---------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pending": self.state.pending,
+            "next_sequence": self.next_sequence,
+            "positions": {str(p): o for p, o in sorted(self.state.positions.items())},
+        }
+
+
+def _spec_log(spec: CutSpec) -> dict[str, Any]:
+    return {
+        "dataset": spec.name,
+        "trigger": spec.trigger,
+        "ends": {str(p): o for p, o in sorted(spec.ends.items())},
+        "request_id": spec.request_id,
+    }
+
+
+__all__ = ["BatcherService"]

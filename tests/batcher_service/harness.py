@@ -1,0 +1,382 @@
+"""Drive the batcher (in process or as a real subprocess) against a real broker.
+
+Every wait is on an observed output (a DatasetReady on the topic, a 200 from /readyz, a
+dead letter) with a deadline, never on lag or end offsets (Tansu's are wrong after
+batched produce).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from prefstream_batcher_service.app import create
+from prefstream_batcher_service.service import BatcherService
+from prefstream_config import PrefstreamConfig
+from prefstream_datasets import FILES, MANIFEST, file_digest, read_pair_ids
+from prefstream_events import DatasetReady, DeadLetter, PairEvent, decode, encode
+from prefstream_kafka import ensure_topics
+from prefstream_kafka.local_brokers._process import ManagedProcess
+from prefstream_kafka.local_brokers.ports import free_port
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pair_event(
+    i: int,
+    *,
+    example: str | None = None,
+    content: int | None = None,
+    policy: str | None = "policy-a",
+    pad: int = 0,
+) -> PairEvent:
+    """A valid pair; ``content`` repeats the (prompt, chosen, rejected) of another index."""
+    c = i if content is None else content
+    ex = example or f"example-{i % 97}"
+    return PairEvent(
+        pair_id=f"pair-{i:07d}",
+        content_hash=f"content-{c:07d}",
+        run_id="run",
+        example_id=ex,
+        turn_id="turn-0",
+        prompt=[
+            {"role": "system", "content": "Play tic-tac-toe."},
+            {"role": "user", "content": f"board {c}"},
+        ],
+        chosen=f"move {c} " + "x" * pad,
+        rejected=f"blunder {c}",
+        chosen_score=0.9,
+        rejected_score=0.1,
+        score_diff=0.8,
+        reward=0.8,
+        chosen_index=0,
+        rejected_index=1,
+        policy_model=policy,
+    )
+
+
+@dataclass
+class Env:
+    """One isolated batcher deployment: own topics, groups and files on a shared broker."""
+
+    bootstrap: str
+    tmp: Path
+    partitions: int = 4
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    sent: dict[int, int] = field(default_factory=dict)
+    """Records produced per partition of the pairs topic = its end offsets (fresh topic)."""
+
+    def topic(self, name: str) -> str:
+        return f"t{self.tag}.{name}"
+
+    @property
+    def pairs(self) -> str:
+        return self.topic("pairs")
+
+    @property
+    def datasets(self) -> str:
+        return self.topic("datasets")
+
+    @property
+    def deadletter(self) -> str:
+        return self.topic("deadletter")
+
+    def overrides(self, name: str = "b0", **batcher: Any) -> dict[str, Any]:
+        """Dotted config keys for one batcher instance ``name`` (own DB, dir and group)."""
+        values: dict[str, Any] = {
+            "kafka.bootstrap_servers": self.bootstrap,
+            "kafka.partitions": self.partitions,
+            "kafka.session_timeout_ms": 2000,
+            "kafka.heartbeat_interval_ms": 500,
+            **{
+                f"kafka.topics.{t}": self.topic(t)
+                for t in ("candidates", "pairs", "datasets", "jobs", "deadletter", "control")
+            },
+            "batcher.group_id": f"g{self.tag}-{name}",
+            "batcher.db_path": str(self.tmp / name / "batcher.duckdb"),
+            "batcher.datasets_dir": str(self.tmp / name / "datasets"),
+            "batcher.http_port": free_port(),
+            "logging.format": "text",
+        }
+        values.update({f"batcher.{k}": v for k, v in batcher.items()})
+        return values
+
+    def config(self, name: str = "b0", **batcher: Any) -> PrefstreamConfig:
+        data: dict[str, Any] = {}
+        for key, value in self.overrides(name, **batcher).items():
+            node = data
+            *parents, last = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = value
+        return PrefstreamConfig.model_validate(data)
+
+    def datasets_dir(self, name: str = "b0") -> Path:
+        return self.tmp / name / "datasets"
+
+    async def create_topics(self) -> None:
+        await ensure_topics(self.config().kafka)
+
+
+async def produce(
+    env: Env,
+    items: Sequence[PairEvent | tuple[bytes | None, bytes]],
+    *,
+    topic: str | None = None,
+    chunk: int = 5000,
+) -> None:
+    """Send pairs keyed by ``example_id`` (as the pairing service does), batched per
+    partition with aiokafka's batch API; raw ``(key, value)`` tuples are sent as they are."""
+    topic = topic or env.pairs
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env.bootstrap,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        enable_idempotence=False,
+    )
+    await producer.start()
+    try:
+        parts = sorted(await producer.partitions_for(topic))
+        partitioner = DefaultPartitioner()
+        cache: dict[bytes | None, int] = {None: parts[0]}
+        futures = []
+        for start in range(0, len(items), chunk):
+            by_part: dict[int, list[tuple[bytes | None, bytes]]] = {}
+            for item in items[start : start + chunk]:
+                if isinstance(item, PairEvent):
+                    key: bytes | None = item.example_id.encode()
+                    value = encode(item)
+                else:
+                    key, value = item
+                part = cache.get(key)
+                if part is None:
+                    part = cache[key] = partitioner(key, parts, parts)
+                by_part.setdefault(part, []).append((key, value))
+            for part, records in by_part.items():
+                if topic == env.pairs:
+                    env.sent[part] = env.sent.get(part, 0) + len(records)
+                batch = producer.create_batch()
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        futures.append(await producer.send_batch(batch, topic, partition=part))
+                        batch = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                futures.append(await producer.send_batch(batch, topic, partition=part))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+class TopicReader:
+    """Reads a topic from the beginning without a group and keeps every record."""
+
+    def __init__(self, env: Env, topic: str) -> None:
+        self.topic = topic
+        self.values: list[bytes] = []
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=env.bootstrap, enable_auto_commit=False, group_id=None
+        )
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        await self.consumer._client.force_metadata_update()
+        parts = self.consumer.partitions_for_topic(self.topic) or {0}
+        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_beginning(*tps)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def poll(self) -> None:
+        batches = await self.consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            self.values.extend(r.value or b"" for r in records)
+
+    async def wait_for(
+        self, done: Callable[[list[bytes]], bool], timeout_s: float, what: str
+    ) -> list[bytes]:
+        deadline = time.monotonic() + timeout_s
+        while not done(self.values):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+            await self.poll()
+        return self.values
+
+    def datasets(self) -> list[DatasetReady]:
+        return [decode(DatasetReady, v) for v in self.values]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [decode(DeadLetter, v) for v in self.values]
+
+
+@asynccontextmanager
+async def running(config: PrefstreamConfig) -> AsyncIterator[BatcherService]:
+    """The batcher in this process: started (partitions assigned), then stopped."""
+    app, service = create(config)
+    await app.start()
+    try:
+        yield service
+    finally:
+        await app.stop()
+
+
+async def consumed(service: BatcherService, ends: dict[int, int], timeout_s: float) -> None:
+    """Wait until the batcher has stored everything below ``ends`` (its own positions)."""
+    deadline = time.monotonic() + timeout_s
+    while any(service.state.positions.get(p, 0) < end for p, end in ends.items()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"batcher at {service.state.positions}, expected {ends}")
+        await asyncio.sleep(0.05)
+
+
+class ServiceProcess:
+    """``prefstream service batcher`` as a child process; SIGKILL and restart keep its files."""
+
+    def __init__(self, env: Env, overrides: dict[str, Any], *, crash_at: str | None = None) -> None:
+        self.port = int(overrides["batcher.http_port"])
+        argv = [sys.executable, "-m", "prefstream_cli", "service", "batcher"]
+        for key, value in overrides.items():
+            argv += ["--set", key, json.dumps(value) if not isinstance(value, str) else value]
+        environ = {k: v for k, v in os.environ.items() if k != "PREFSTREAM_CRASH_AT"}
+        if crash_at is not None:
+            environ["PREFSTREAM_CRASH_AT"] = crash_at
+        self.proc = ManagedProcess(
+            argv,
+            name="batcher",
+            log_path=env.tmp / "batcher-process.log",
+            env={**environ, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO,
+        )
+
+    def start(self) -> ServiceProcess:
+        self.proc.start()
+        return self
+
+    def readyz(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                body: dict[str, Any] = json.loads(r.read())
+                return body
+        except (OSError, ValueError):
+            return None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.proc.is_running:
+                raise AssertionError(f"batcher exited:\n{self.proc.tail(60)}")
+            body = self.readyz()
+            if body and body.get("ready"):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"batcher not ready in {timeout_s}s:\n{self.proc.tail(60)}")
+
+    async def wait_exit(self, timeout_s: float) -> int:
+        deadline = time.monotonic() + timeout_s
+        while self.proc.is_running:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"batcher still running after {timeout_s}s")
+            await asyncio.sleep(0.05)
+        code = self.proc.returncode
+        assert code is not None
+        return code
+
+    @property
+    def running(self) -> bool:
+        return self.proc.is_running
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.proc.terminate(timeout_s)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Message(_Strict):
+    role: Annotated[str, Field(min_length=1)]
+    content: str
+
+
+class NemoDpoRow(_Strict):
+    """NeMo Customizer's DPO row: a string prompt or a non-empty message list."""
+
+    prompt: str | Annotated[list[Message], Field(min_length=1)]
+    chosen_response: str
+    rejected_response: str
+
+
+class TrlStandardRow(_Strict):
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+class TrlConversationalRow(_Strict):
+    prompt: list[Message]
+    chosen: Annotated[list[Message], Field(min_length=1, max_length=1)]
+    rejected: Annotated[list[Message], Field(min_length=1, max_length=1)]
+
+
+ROW_SCHEMAS: dict[str, type[_Strict]] = {
+    "nemo": NemoDpoRow,
+    "trl_standard": TrlStandardRow,
+    "trl_conversational": TrlConversationalRow,
+}
+
+
+def read_rows(path: Path, fmt: str = "nemo") -> list[dict[str, Any]]:
+    """Every line of a JSONL file, each validated by the strict schema of ``fmt``."""
+    data = path.read_bytes()
+    assert not data or data.endswith(b"\n"), f"{path} does not end with a newline"
+    rows = []
+    for line in data.splitlines():
+        row = json.loads(line)
+        ROW_SCHEMAS[fmt].model_validate(row)
+        rows.append(row)
+    return rows
+
+
+def dataset_pair_ids(event: DatasetReady) -> set[str]:
+    ids = read_pair_ids(Path(event.directory))
+    return set(ids["training"]) | set(ids["validation"])
+
+
+def check_files(event: DatasetReady) -> None:
+    """The announced files exist, unchanged, and the manifest is the announced one."""
+    directory = Path(event.directory)
+    for meta in (event.training, event.validation):
+        assert file_digest(directory, meta.path).sha256 == meta.sha256, meta.path
+    assert file_digest(directory, MANIFEST).sha256 == event.manifest_sha256
+    assert event.training.path == FILES["nemo"][0]
+    assert event.validation.path == FILES["nemo"][1]
+
+
+def by_name(events: Iterable[DatasetReady]) -> dict[str, list[DatasetReady]]:
+    out: dict[str, list[DatasetReady]] = {}
+    for e in events:
+        out.setdefault(e.name, []).append(e)
+    return out
