@@ -149,6 +149,9 @@ class DemoConfig(_Section):
         None,
         description="Recorded on every candidate; default: the llm's model_name or demo-policy-v0.",
     )
+    think_seconds: NonNegativeFloat = Field(
+        0.0, description="Pause before each move, like a model's latency; paces the stream."
+    )
     jobs_to_complete: PositiveInt = Field(
         1, description="The demo stops after this many training jobs have completed."
     )

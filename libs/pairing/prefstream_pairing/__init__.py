@@ -7,7 +7,14 @@ NAT's ``dpo_traj_builder`` semantics with DESIGN.md's corrections; the same code
 from prefstream_pairing.candidate import Candidate, PromptValue, make_candidate
 from prefstream_pairing.closed import ClosedCache, ClosedWindow
 from prefstream_pairing.decode import CandidateRecord, decode_candidate, fast_decode
-from prefstream_pairing.ids import canonical_prompt, content_hash, pair_id, window_id, window_key
+from prefstream_pairing.ids import (
+    canonical_prompt,
+    content_hash,
+    pair_id,
+    window_id,
+    window_ids,
+    window_key,
+)
 from prefstream_pairing.offline import BuildSummary, OfflineBuilder
 from prefstream_pairing.options import PairingOptions
 from prefstream_pairing.pair import Pair, PairingStats
@@ -38,5 +45,6 @@ __all__ = [
     "pair_id",
     "pair_window",
     "window_id",
+    "window_ids",
     "window_key",
 ]

@@ -17,7 +17,7 @@ class ClosedWindow:
 class ClosedCache:
     """LRU keyed by ``window_key``; a miss means "ask the store", never "not closed"."""
 
-    def __init__(self, capacity: int = 100_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
         self._items: OrderedDict[int, ClosedWindow] = OrderedDict()
 

@@ -40,6 +40,12 @@ def window_id(run_id: str, example_id: str, turn_id: str) -> str:
     ]
 
 
+def window_ids(run_id: str, example_id: str, turn_id: str) -> tuple[int, str]:
+    """(:func:`window_key`, :func:`window_id`) from one digest."""
+    digest = hashlib.sha256(window_prefix(run_id, example_id, turn_id) + b"]").digest()
+    return int.from_bytes(digest[:8], "big", signed=True), digest.hex()[:ID_HEX_CHARS]
+
+
 def window_key(run_id: str, example_id: str, turn_id: str) -> int:
     """Signed 64-bit form of the window hash: a compact integer primary key for DuckDB."""
     digest = hashlib.sha256(window_prefix(run_id, example_id, turn_id) + b"]").digest()

@@ -162,11 +162,27 @@ class OfflineBuilder:
         elif w.expected is not None and len(w.candidates) >= w.expected:
             w.closes.append(len(w.candidates))
 
-    def pairs(self) -> Iterator[Pair]:
-        """Pairs in output order; call once, after the last :meth:`feed`."""
+    def shares(self, n: int) -> list[list[str]]:
+        """Example ids cut into ``n`` consecutive runs of about equal candidate counts, so
+        the output can be produced in parts (in order) by separate processes."""
+        total = sum(len(w.candidates) for w in self._windows.values())
+        out: list[list[str]] = [[] for _ in range(max(1, n))]
+        done = 0
+        for example_id, keys in self._examples.items():
+            part = min(len(out) - 1, done * len(out) // max(total, 1))
+            out[part].append(example_id)
+            done += sum(len(self._windows[k].candidates) for k in keys)
+        return out
+
+    def pairs(self, examples: Iterable[str] | None = None) -> Iterator[Pair]:
+        """Pairs in output order (of ``examples`` only, if given); each window once, after
+        the last :meth:`feed`."""
         s = self.summary
         opts = self.options
-        for keys in self._examples.values():
+        chosen = (
+            self._examples.values() if examples is None else (self._examples[e] for e in examples)
+        )
+        for keys in chosen:
             for key in keys:
                 w = self._windows.pop(key)
                 s.windows += 1

@@ -8,16 +8,15 @@ from prefstream_cli.commands.broker import broker
 from prefstream_cli.commands.config_cmd import config_group
 from prefstream_cli.commands.demo import demo
 from prefstream_cli.commands.nmp_local import nmp_local
-from prefstream_cli.commands.placeholders import placeholder
+from prefstream_cli.commands.pairs import build as pairs_build
 from prefstream_cli.commands.publish import publish
 from prefstream_cli.commands.service import service
+from prefstream_cli.commands.submit import submit
 from prefstream_cli.commands.up import up
 from prefstream_cli.commands.watch import watch
-from prefstream_cli.commands.submit import submit
 
 PAIRING = "the Pairing service issue (#3)"
 BATCHER = "the Batcher service issue (#4)"
-SUBMITTER = "the Submitter service issue (#6)"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +41,7 @@ def pairs_group() -> None:
     """Build DPO pairs."""
 
 
-pairs_group.add_command(__import__("prefstream_cli.commands.pairs", fromlist=["build"]).build)
+pairs_group.add_command(pairs_build)
 
 
 @cli.group("dataset")
@@ -50,8 +49,8 @@ def dataset_group() -> None:
     """Cut and list datasets."""
 
 
-dataset_group.add_command(placeholder("cut", "Force a dataset cut now.", BATCHER))
-dataset_group.add_command(placeholder("list", "List the datasets cut so far.", BATCHER))
+dataset_group.add_command(__import__("prefstream_cli.commands.dataset", fromlist=["cut"]).cut)
+dataset_group.add_command(__import__("prefstream_cli.commands.dataset", fromlist=["ls"]).ls)
 
 
 def main() -> None:

@@ -93,10 +93,13 @@ async def _play_game(
     rng: random.Random,
     candidates_per_move: int,
     stats: DemoStats,
+    think_seconds: float = 0.0,
 ) -> Board:
     board = Board()
     ply = 0
     while not board.is_terminal():
+        if think_seconds:
+            await asyncio.sleep(think_seconds)  # pacing: a model's latency per decision
         proposals = await source.propose(board, candidates_per_move, rng)
         turn = score_turn(board, [p.candidate for p in proposals])
         await publisher.publish_turn(
@@ -144,7 +147,13 @@ async def _agent(
             number = index * games + game
             rng = random.Random(f"{seed}:{number}")
             final = await _play_game(
-                publisher, source, f"game-{number}", rng, candidates_per_move, stats
+                publisher,
+                source,
+                f"game-{number}",
+                rng,
+                candidates_per_move,
+                stats,
+                config.demo.think_seconds,
             )
             winner = result(final)
             stats.games += 1

@@ -7,6 +7,7 @@ Runs the pairing library the service runs, so for the same records both produce 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 import threading
@@ -17,7 +18,7 @@ from typing import IO, Any, TypeVar
 import click
 import msgspec
 from prefstream_events import InvalidEvent
-from prefstream_pairing import OfflineBuilder, PairingOptions
+from prefstream_pairing import OfflineBuilder, PairingOptions, PairingStats
 
 from prefstream_cli.options import config_options, fail, resolve_config
 
@@ -82,6 +83,79 @@ def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
         progress.update(task, completed=total)
 
 
+def _write(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | None) -> None:
+    """Encode pairs in chunks; a thread writes them while the next chunk is computed."""
+    writer = _Writer(out)
+    encode_lines = msgspec.json.Encoder().encode_lines
+    chunk: list[Any] = []
+    try:
+        for pair in pairing.pairs(examples):
+            chunk.append(pair)
+            if len(chunk) >= _CHUNK_PAIRS:
+                writer.write(encode_lines(chunk))
+                chunk = []
+        if chunk:
+            writer.write(encode_lines(chunk))
+    finally:
+        writer.close()
+
+
+def _write_forked(pairing: OfflineBuilder, path: Path, jobs: int) -> None:
+    """Children write later runs of examples to part files while this process writes the
+    first; the parts are then appended in order (a kernel copy). Children share the
+    parsed candidates copy-on-write and report their counters through a pipe."""
+    shares = pairing.shares(jobs)
+    children: list[tuple[int, int, Path]] = []
+    for i, share in enumerate(shares[1:], 1):
+        part = path.with_name(f"{path.name}.part{i}")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            code = 1
+            try:
+                os.close(read_end)
+                with part.open("wb") as out:
+                    _write(pairing, out, share)
+                counts = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
+                counts.update(pairing.summary.stats.as_dict())
+                os.write(write_end, json.dumps(counts).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end, part))
+    before = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
+    stats_before = pairing.summary.stats.as_dict()
+    with path.open("wb") as out:
+        _write(pairing, out, shares[0])
+        for pid, read_end, part in children:
+            with os.fdopen(read_end, "rb") as fh:
+                report = fh.read()
+            _, status = os.waitpid(pid, 0)
+            if status != 0 or not report:
+                fail(f"a writer process failed (status {status}); {part} is incomplete", 1)
+            counts = json.loads(report)
+            pairing.summary.windows += counts.pop("windows") - before["windows"]
+            pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
+            extra = {k: v - stats_before[k] for k, v in counts.items()}
+            pairing.summary.stats.add(PairingStats(**extra))
+            _append(out, part)
+            part.unlink()
+
+
+def _append(out: IO[bytes], part: Path) -> None:
+    """Append ``part`` to ``out`` in the kernel (sendfile), without a trip through Python."""
+    out.flush()
+    with part.open("rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        sent = 0
+        while sent < size:
+            n = os.sendfile(out.fileno(), src.fileno(), sent, size - sent)
+            if n == 0:
+                raise OSError(f"sendfile stopped at {sent} of {size} bytes of {part}")
+            sent += n
+
+
 def _bool(name: str) -> Callable[[F], F]:
     return click.option(
         f"--{name}",
@@ -107,7 +181,12 @@ def _bool(name: str) -> Callable[[F], F]:
 @click.option("--ttc-step-name", default=None, help="Only candidates of this TTC step.")
 @_bool("exhaustive-pairs")
 @click.option("--min-score-diff", type=float, default=None, help="Smallest score difference.")
-@click.option("--max-pairs-per-turn", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--max-pairs-per-turn",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many pairs per turn (largest differences first).",
+)
 @_bool("reward-from-score-diff")
 @_bool("require-multiple-candidates")
 @click.option(
@@ -117,6 +196,13 @@ def _bool(name: str) -> Callable[[F], F]:
     help="What a candidate for an already closed window does (default: pairing.late_policy).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=min(2, os.cpu_count() or 1),
+    show_default=True,
+    help="Processes that compute and write the pairs (the output order is the same).",
+)
 @config_options(short_override=False)
 def build(
     input_path: str,
@@ -129,6 +215,7 @@ def build(
     require_multiple_candidates: bool | None,
     late_policy: str | None,
     progress: bool | None,
+    jobs: int,
     config_path: str | None,
     overrides: tuple[tuple[str, str], ...],
 ) -> None:
@@ -176,20 +263,11 @@ def build(
     with fh:
         total = Path(input_path).stat().st_size if use_progress and input_path != "-" else None
         pairing.feed(_lines(fh, total))
-    out = sys.stdout.buffer if output_path == "-" else Path(output_path).open("wb")  # noqa: SIM115
-    writer = _Writer(out)
-    encode_lines = msgspec.json.Encoder().encode_lines
-    chunk: list[Any] = []
-    try:
-        for pair in pairing.pairs():
-            chunk.append(pair)
-            if len(chunk) >= _CHUNK_PAIRS:
-                writer.write(encode_lines(chunk))
-                chunk = []
-        if chunk:
-            writer.write(encode_lines(chunk))
-    finally:
-        writer.close()
-        if out is not sys.stdout.buffer:
-            out.close()
+    if output_path == "-":
+        _write(pairing, sys.stdout.buffer, None)
+    elif jobs > 1 and hasattr(os, "fork"):
+        _write_forked(pairing, Path(output_path), jobs)
+    else:
+        with Path(output_path).open("wb") as out:
+            _write(pairing, out, None)
     click.echo(json.dumps({"summary": pairing.summary.as_dict()}), err=True)

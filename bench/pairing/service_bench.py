@@ -1,0 +1,223 @@
+"""Pairing service benchmark through a real broker (embedded Tansu unless --bootstrap).
+
+Starts the service as its own process, produces seeded events from another process
+(paced, or flat out), and reads the service's own /metrics: candidate throughput over
+the run, the close-latency histogram (last candidate produced -> pairs committed), and
+the service's peak RSS sampled with psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+from prefstream_config import KafkaConfig
+from prefstream_kafka import ensure_topics
+from prefstream_kafka.local_brokers import EmbeddedTansu
+from prefstream_kafka.local_brokers.ports import free_port
+
+HERE = Path(__file__).resolve().parent
+
+
+def metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def buckets_of(m: dict[str, float], name: str) -> list[tuple[float, float]]:
+    out = []
+    for k, v in m.items():
+        match = re.search(r'le="([^"]+)"', k)
+        if k.startswith(f"{name}_bucket") and match:
+            out.append((float(match.group(1)), v))
+    return sorted(out)
+
+
+def max_bucket(m: dict[str, float], name: str) -> float:
+    """Upper bound of the slowest observation (the first bucket that holds them all)."""
+    total = m.get(f"{name}_count", 0)
+    return next((le for le, n in buckets_of(m, name) if n >= total), float("nan"))
+
+
+def quantile(m: dict[str, float], name: str, q: float) -> float:
+    buckets = buckets_of(m, name)
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return float("nan")
+    prev_le, prev_n = 0.0, 0.0
+    for le, n in buckets:
+        if n >= q * total:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * (q * total - prev_n) / max(n - prev_n, 1e-9)
+        prev_le, prev_n = le, n
+    return prev_le
+
+
+def run_once(
+    bootstrap: str, events: int, rate: float, tmp: Path, extra: dict[str, str]
+) -> dict[str, object]:
+    tag = os.urandom(4).hex()
+    topics = {
+        "candidates": f"b{tag}.candidates",
+        "pairs": f"b{tag}.pairs",
+        "deadletter": f"b{tag}.dlq",
+        "datasets": f"b{tag}.ds",
+        "jobs": f"b{tag}.jobs",
+        "control": f"b{tag}.ctl",
+    }
+    asyncio.run(ensure_topics(KafkaConfig(bootstrap_servers=bootstrap, topics=topics)))
+    port = free_port()
+    sets = {
+        "kafka.bootstrap_servers": bootstrap,
+        "pairing.group_id": f"g{tag}",
+        "pairing.db_path": str(tmp / f"{tag}.duckdb"),
+        "pairing.http_port": str(port),
+        "kafka.session_timeout_ms": "6000",
+        "kafka.heartbeat_interval_ms": "2000",
+        "logging.level": "WARNING",
+        **{f"kafka.topics.{k}": v for k, v in topics.items()},
+        **extra,
+    }
+    argv = [sys.executable, "-m", "prefstream_cli", "service", "pairing"]
+    for k, v in sets.items():
+        argv += ["--set", k, v]
+    log = open(tmp / f"{tag}.log", "wb")  # noqa: SIM115
+    svc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    proc = psutil.Process(svc.pid)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    if json.loads(r.read()).get("partitions"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or svc.poll() is not None:
+                raise RuntimeError((tmp / f"{tag}.log").read_text()[-3000:])
+            time.sleep(0.2)
+        rss0 = proc.memory_info().rss
+        producer = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "produce.py"),
+                "--bootstrap",
+                bootstrap,
+                "--topic",
+                topics["candidates"],
+                "--events",
+                str(events),
+                "--rate",
+                str(rate),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        started = time.monotonic()
+        peak = rss0
+        samples: list[tuple[float, float]] = []
+        rss_by_tenth: dict[int, int] = {}
+        first_seen = None
+        while True:
+            time.sleep(0.5)
+            rss = proc.memory_info().rss
+            peak = max(peak, rss)
+            m = metrics(port)
+            done = m.get("candidates_total", 0)
+            now = time.monotonic()
+            if done and first_seen is None:
+                first_seen = now
+            samples.append((now, done))
+            tenth = int(10 * done / events)
+            rss_by_tenth[tenth] = max(rss_by_tenth.get(tenth, 0), rss >> 20)
+            if done >= events and m.get("windows_open", 1) == 0:
+                break
+            if now - started > 3600:
+                raise RuntimeError("benchmark did not finish")
+        finished = samples[-1][0]
+        produced = json.loads(producer.communicate()[0])
+        m = metrics(port)
+        # Sustained rate: the middle 80% of the run, so the join and the tail are out.
+        lo = next(s for s in samples if s[1] >= 0.1 * events)
+        hi = next(s for s in samples if s[1] >= 0.9 * events)
+        return {
+            "events": events,
+            "producer_rate_target": rate,
+            "producer_rate": round(produced["rate"]),
+            "service_rate_sustained": round((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-9)),
+            "service_rate_overall": round(events / (finished - (first_seen or started))),
+            "pairs": int(m.get("pairs_total", 0)),
+            "close_latency_p50_s": round(quantile(m, "close_latency_seconds", 0.5), 3),
+            "close_latency_p99_s": round(quantile(m, "close_latency_seconds", 0.99), 3),
+            "batch_p50_s": round(quantile(m, "batch_seconds", 0.5), 3),
+            "batch_p99_s": round(quantile(m, "batch_seconds", 0.99), 3),
+            "batches": int(m.get("batch_seconds_count", 0)),
+            "commit_p99_s": round(quantile(m, "commit_seconds", 0.99), 3),
+            "commit_max_bucket_s": max_bucket(m, "commit_seconds"),
+            "rss_idle_mb": round(rss0 / 2**20),
+            "rss_peak_mb": round(peak / 2**20),
+            "rss_mb_by_tenth_of_stream": [rss_by_tenth.get(i, 0) for i in range(10)],
+            "cpu_seconds": round(sum(proc.cpu_times()[:2]), 1),
+            "settings": extra,
+        }
+    finally:
+        svc.terminate()
+        try:
+            svc.wait(30)
+        except subprocess.TimeoutExpired:
+            svc.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bootstrap", help="an existing broker; default: start embedded Tansu")
+    ap.add_argument("--events", type=int, nargs="+", default=[400_000, 2_000_000])
+    ap.add_argument("--rate", type=float, nargs="+", default=[20_000, 0])
+    ap.add_argument("--out", type=Path, help="append JSON lines here")
+    ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="prefstream-bench-"))
+    extra = dict(args.set)
+    tansu = None
+    bootstrap = args.bootstrap
+    if bootstrap is None:
+        tansu = EmbeddedTansu(log_path=tmp / "tansu.log").start()
+        bootstrap = tansu.bootstrap_servers
+    try:
+        for events in args.events:
+            for rate in args.rate:
+                res = {
+                    "machine": f"{os.cpu_count()} vCPU",
+                    **run_once(bootstrap, events, rate, tmp, extra),
+                }
+                print(json.dumps(res), flush=True)
+                if args.out:
+                    with args.out.open("a") as fh:
+                        fh.write(json.dumps(res) + "\n")
+                if tansu is not None:  # memory storage: restart between runs to free it
+                    tansu.stop()
+                    tansu = EmbeddedTansu(log_path=tmp / "tansu.log").start()
+                    bootstrap = tansu.bootstrap_servers
+    finally:
+        if tansu is not None:
+            tansu.stop()
+
+
+if __name__ == "__main__":
+    main()

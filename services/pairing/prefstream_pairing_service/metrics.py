@@ -1,0 +1,86 @@
+"""Prometheus metrics of the pairing service, on a registry of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+CLOSE_LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+
+
+@dataclass
+class PairingMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.windows_open = Gauge("windows_open", "Windows holding candidates.", registry=r)
+        self.candidates_total = Counter(
+            "candidates_total", "Valid candidates of the configured TTC step.", registry=r
+        )
+        self.records_total = Counter("records_total", "Records consumed.", registry=r)
+        self.filtered_total = Counter(
+            "filtered_total", "Valid candidates of another ttc_step_name.", registry=r
+        )
+        self.duplicates_total = Counter(
+            "duplicates_total", "Candidates already held (replays, resends).", registry=r
+        )
+        self.pairs_total = Counter("pairs_total", "Pairs written and published.", registry=r)
+        self.late_total = Counter("late_total", "Candidates of closed windows.", registry=r)
+        self.deadletter_total = Counter(
+            "deadletter_total", "Records sent to the dead-letter topic.", ["reason"], registry=r
+        )
+        self.windows_closed_total = Counter(
+            "windows_closed_total", "Closed windows.", ["reason"], registry=r
+        )
+        self.close_latency = Histogram(
+            "close_latency_seconds",
+            "From a window's last candidate's record timestamp to its pairs being committed.",
+            buckets=CLOSE_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "batch_seconds",
+            "Handling one consumed batch, commit included.",
+            buckets=CLOSE_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "commit_seconds",
+            "DuckDB COMMIT (WAL sync and any automatic checkpoint).",
+            buckets=CLOSE_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.checkpoint_seconds = Histogram(
+            "checkpoint_seconds",
+            "Background DuckDB checkpoints (they run beside the writer).",
+            buckets=CLOSE_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_errors_total = Counter(
+            "commit_errors_total", "Offset commits refused (rebalance).", registry=r
+        )
+        self.resets_total = Counter(
+            "resets_total", "Failures that rewound to the committed offsets.", registry=r
+        )

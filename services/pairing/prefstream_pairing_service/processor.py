@@ -1,0 +1,427 @@
+"""What one batch of records does: decisions only, no I/O except store *reads*.
+
+The async handler applies the returned :class:`Effects` (publish, then DuckDB commit, then
+offset commit). Everything here is deterministic given the records, their timestamps and
+the store's closed windows, so a replay from the committed offset decides the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import msgspec
+from prefstream_events import DeadLetter, InvalidEvent, SourceOffset
+from prefstream_pairing import (
+    Candidate,
+    CandidateRecord,
+    ClosedCache,
+    ClosedWindow,
+    Pair,
+    PairingOptions,
+    PairingStats,
+    Window,
+    WindowSet,
+    canonical_prompt,
+    decode_candidate,
+    pair_window,
+    window_ids,
+    window_key,
+)
+from prefstream_pairing.bloom import WindowBloom
+from prefstream_pairing.windows import NUM_CANDIDATES, WindowKey
+from prefstream_stores.pairing import (
+    CandidateRow,
+    PairingStore,
+    PairRow,
+    StoredCandidate,
+    WindowRow,
+    WindowUpdate,
+    encode_indices,
+    encode_pair_ids,
+)
+
+LATE = "late"
+SERVICE = "prefstream-pairing"
+
+
+class SourceRecord(Protocol):
+    """The fields of an aiokafka ``ConsumerRecord`` that the processor reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Effects:
+    window_rows: list[WindowRow] = field(default_factory=list)
+    candidate_rows: list[CandidateRow] = field(default_factory=list)
+    pair_rows: list[PairRow] = field(default_factory=list)
+    updates: list[WindowUpdate] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    closed: list[tuple[str, int]] = field(default_factory=list)
+    """(close reason, last record timestamp ms) per closed window, for metrics."""
+    candidates: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    late: int = 0
+    records: int = 0
+    seq: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.window_rows or self.updates or self.deadletters or self.pairs)
+
+
+@dataclass(slots=True)
+class _Late:
+    window_key: int
+    key: WindowKey
+    candidate: Candidate
+    partition: int
+    offset: int
+    closed: ClosedWindow
+
+
+class Processor:
+    def __init__(
+        self,
+        options: PairingOptions,
+        store: PairingStore,
+        *,
+        inactivity_gap_s: float,
+        max_age_s: float,
+        late_policy: str,
+        max_record_bytes: int,
+        cache_size: int = 20_000,
+        # A closed window found in the cache must stay there for the rest of its batch:
+        # keep cache_size well above the batch size (the service uses 4x).
+    ) -> None:
+        self.options = options
+        self.store = store
+        self.windows = WindowSet(inactivity_gap_s, max_age_s)
+        self.cache = ClosedCache(cache_size)
+        self.bloom = WindowBloom()
+        self.bloom.update(store.window_keys())
+        self.late_policy = late_policy
+        self.max_record_bytes = max_record_bytes
+        self.stats = PairingStats()
+        self._last_ts: dict[WindowKey, int] = {}
+        self._seq = 0
+        self._pending: dict[int, tuple[int, list[Candidate]]] = {}
+        """Windows closed or extended by batches not yet committed: their candidates are
+        not readable from the store yet. window_key -> (batch seq, candidates)."""
+
+    def reset(self) -> None:
+        """Forget everything in memory; the caller rewinds the consumer to its commits.
+
+        The Bloom filter is rebuilt from the store: a rolled-back close must not stay in it
+        (it would only cost lookups), but windows committed since startup must."""
+        self.windows.clear()
+        self.cache.clear()
+        self._pending.clear()
+        self.bloom = WindowBloom()
+        self.bloom.update(self.store.window_keys())
+        self._last_ts.clear()
+
+    def drop_partitions(self, partitions: Sequence[int]) -> int:
+        dropped = self.windows.drop_partitions(partitions)
+        live = self.windows.open
+        for key in [k for k in self._last_ts if k not in live]:
+            del self._last_ts[key]
+        return dropped
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def settle(self, seq: int) -> None:
+        """Batches up to ``seq`` are committed: their windows are readable from the store."""
+        done = [k for k, (s, _) in self._pending.items() if s <= seq]
+        for k in done:
+            del self._pending[k]
+
+    def _effects(self) -> Effects:
+        self._seq += 1
+        return Effects(seq=self._seq)
+
+    def process(self, records: Sequence[SourceRecord], now_ms: int, now_mono: float) -> Effects:
+        fx = self._effects()
+        fx.records = len(records)
+        event_time = _iso(now_ms)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        decoded: list[tuple[SourceRecord, CandidateRecord]] = []
+        step = self.options.ttc_step_name
+        observe = self.windows.observe
+        for r in records:
+            observe(r.partition, r.offset, r.timestamp, now_mono)
+            try:
+                rec = decode_candidate(r.value or b"", max_bytes=self.max_record_bytes)
+            except InvalidEvent as exc:
+                fx.deadletters.append(_dead(r, exc.reason, exc.detail))
+                continue
+            if rec.ttc_step_name != step:
+                fx.filtered += 1
+                continue
+            decoded.append((r, rec))
+        fx.candidates = len(decoded)
+
+        keys: dict[WindowKey, int] = {}
+        unknown: list[int] = []
+        open_windows = self.windows.open
+        for _, rec in decoded:
+            key = (rec.run_id, rec.example_id, rec.turn_id)
+            if key in open_windows or key in keys:
+                continue
+            wk = keys[key] = window_key(*key)
+            # get() also keeps a cached window from eviction during this batch.
+            if self.cache.get(wk) is None and wk in self.bloom:
+                unknown.append(wk)
+        if unknown:
+            for wk, stored in self.store.closed_windows(unknown).items():
+                self.cache.put(wk, ClosedWindow(stored.candidate_indices, stored.pair_ids))
+
+        lates: list[_Late] = []
+        for r, rec in decoded:
+            key = (rec.run_id, rec.example_id, rec.turn_id)
+            w = open_windows.get(key)
+            prompt = rec.input
+            first = next(iter(w.candidates.values()), None) if w is not None else None
+            if first is not None and type(prompt) is str and prompt == first.prompt:
+                # The common case, a turn's candidates share one prompt: hold it once and
+                # skip its canonical encoding (a list prompt is always encoded: equality of
+                # Python values would let 1 == true pass for two different prompts).
+                cand = Candidate(
+                    rec.candidate_index,
+                    rec.score,
+                    rec.output,
+                    first.prompt,
+                    first.prompt_key,
+                    r.offset,
+                    rec.policy_model,
+                )
+            else:
+                cand = Candidate(
+                    rec.candidate_index,
+                    rec.score,
+                    rec.output,
+                    prompt,
+                    canonical_prompt(prompt),
+                    r.offset,
+                    rec.policy_model,
+                )
+            if w is None:
+                known = keys.get(key)
+                wk = known if known is not None else window_key(*key)
+                keys[key] = wk  # a window closed earlier in this batch is looked up again
+                closed = self.cache.get(wk)
+                if closed is not None:
+                    if rec.candidate_index in closed.candidate_indices:
+                        fx.duplicates += 1
+                    elif self.late_policy == "pair":
+                        closed.candidate_indices.add(rec.candidate_index)
+                        lates.append(_Late(wk, key, cand, r.partition, r.offset, closed))
+                    else:
+                        fx.late += 1
+                        fx.deadletters.append(
+                            _dead(r, LATE, f"window {key!r} closed before this candidate")
+                        )
+                    continue
+                w = self.windows.open_window(key, r.partition, r.offset)
+            if not self.windows.add(w, cand, r.partition, r.offset, rec.num_candidates):
+                fx.duplicates += 1
+                continue
+            self._last_ts[key] = r.timestamp
+            if w.complete:
+                self.windows.close(w)
+                self._close(w, NUM_CANDIDATES, fx, event_time, now)
+        for w, reason in self.windows.expire(now_ms, now_mono):
+            self._close(w, reason, fx, event_time, now)
+        if lates:
+            self._pair_lates(lates, fx, event_time)
+        return fx
+
+    def tick(self, now_ms: int, now_mono: float) -> Effects:
+        """Close windows that expired while no record arrived."""
+        fx = self._effects()
+        event_time = _iso(now_ms)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for w, reason in self.windows.expire(now_ms, now_mono):
+            self._close(w, reason, fx, event_time, now)
+        return fx
+
+    # -- closing -------------------------------------------------------------------------
+
+    def _close(
+        self,
+        w: Window,
+        reason: str,
+        fx: Effects,
+        event_time: str,
+        now: datetime,
+    ) -> None:
+        run_id, example_id, turn_id = w.key
+        wk, wid = window_ids(run_id, example_id, turn_id)
+        cands = list(w.candidates.values())
+        pairs = pair_window(
+            run_id,
+            example_id,
+            turn_id,
+            cands,
+            self.options,
+            close_reason=reason,
+            event_time=event_time,
+            stats=self.stats,
+        )
+        indices = [c.candidate_index for c in cands]
+        pair_ids = [p.pair_id for p in pairs]
+        fx.window_rows.append(
+            (
+                wk,
+                wid,
+                run_id,
+                example_id,
+                turn_id,
+                w.home,
+                w.first_offsets.get(w.home),
+                w.last_offset,
+                reason,
+                now,
+                len(cands),
+                encode_indices(indices),
+                encode_pair_ids(pair_ids),
+                cands[0].prompt_key.decode(),
+            )
+        )
+        window_prompt = cands[0].prompt_key
+        for c in cands:
+            fx.candidate_rows.append(
+                _candidate_row(wk, c, w.home, late=False, window_prompt=window_prompt)
+            )
+        self._emit(wk, pairs, fx, now)
+        self.cache.put(wk, ClosedWindow(set(indices), set(pair_ids)))
+        self.bloom.add(wk)
+        self._pending[wk] = (fx.seq, cands)
+        fx.closed.append((reason, self._last_ts.pop(w.key, 0)))
+
+    def _emit(self, wk: int, pairs: list[Pair], fx: Effects, now: datetime) -> None:
+        fx.pairs.extend(pairs)
+        for p in pairs:
+            fx.pair_rows.append(_pair_row(wk, p, now))
+
+    def _pair_lates(self, lates: list[_Late], fx: Effects, event_time: str) -> None:
+        """Re-pair each late candidate with everything its window holds, one at a time, so
+        the result does not depend on how records were batched."""
+        held: dict[int, list[Candidate]] = {
+            wk: list(cands) for wk, (_, cands) in self._pending.items()
+        }
+        need = {x.window_key for x in lates if x.window_key not in held}
+        for wk, rows in (self.store.window_candidates(need) if need else {}).items():
+            held[wk] = [_from_stored(s) for s in rows]
+        updates: dict[int, WindowUpdate] = {}
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for x in lates:
+            cands = held.setdefault(x.window_key, [])
+            cands.append(x.candidate)
+            closed = x.closed
+            run_id, example_id, turn_id = x.key
+            pairs = pair_window(
+                run_id,
+                example_id,
+                turn_id,
+                cands,
+                self.options,
+                close_reason=LATE,
+                event_time=event_time,
+                stats=PairingStats(),
+            )
+            new = [p for p in pairs if p.pair_id not in closed.pair_ids]
+            closed.pair_ids.update(p.pair_id for p in new)
+            fx.late += 1
+            fx.candidate_rows.append(
+                _candidate_row(x.window_key, x.candidate, x.partition, late=True)
+            )
+            self._emit(x.window_key, new, fx, now)
+            self._pending[x.window_key] = (fx.seq, list(cands))
+            updates[x.window_key] = WindowUpdate(
+                x.window_key,
+                sorted(c.candidate_index for c in cands),
+                sorted(closed.pair_ids),
+            )
+        in_batch = {row[0] for row in fx.window_rows}
+        for wk, u in updates.items():
+            if wk in in_batch:  # the row is still being inserted: rewrite it in place
+                for i, row in enumerate(fx.window_rows):
+                    if row[0] == wk:
+                        fx.window_rows[i] = (
+                            *row[:10],
+                            len(u.candidate_indices),
+                            encode_indices(u.candidate_indices),
+                            encode_pair_ids(u.pair_ids),
+                            row[13],
+                        )
+            else:
+                fx.updates.append(u)
+
+
+def _iso(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _candidate_row(
+    wk: int, c: Candidate, partition: int, *, late: bool, window_prompt: bytes = b""
+) -> CandidateRow:
+    return (
+        wk,
+        c.candidate_index,
+        c.score,
+        None if c.prompt_key == window_prompt else c.prompt_key.decode(),
+        c.output,
+        c.policy_model,
+        partition,
+        c.arrival,
+        late,
+    )
+
+
+def _pair_row(wk: int, p: Pair, now: datetime) -> PairRow:
+    return (
+        p.pair_id,
+        p.content_hash,
+        wk,
+        p.chosen_index,
+        p.rejected_index,
+        p.chosen_score,
+        p.rejected_score,
+        p.score_diff,
+        p.reward,
+        p.close_reason,
+        now,
+    )
+
+
+def _from_stored(s: StoredCandidate) -> Candidate:
+    return Candidate(
+        s.candidate_index,
+        s.score,
+        s.output,
+        msgspec.json.decode(s.prompt_json),
+        s.prompt_json.encode(),
+        0,
+        s.policy_model,
+    )
+
+
+def _dead(r: SourceRecord, reason: str, detail: str) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        detail=detail[:4000],
+        service=SERVICE,
+        source=SourceOffset(topic=r.topic, partition=r.partition, offset=r.offset),
+        key=r.key,
+        original=r.value or b"",
+    )

@@ -1,0 +1,98 @@
+"""Malformed records between valid ones: each one reaches the dead-letter topic with the
+reason pydantic gives it, the service keeps running, and valid records still pair."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+import uuid
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prefstream_events import CandidateEvent, DeadLetter, InvalidEvent, decode
+from prefstream_pairing.synthetic import synthetic_lines
+
+from .harness import Env, Service, TopicReader, offline_pair_ids, produce
+
+# The corpus lives with the decoder's unit tests; pytest puts tests/ on sys.path, mypy
+# names the module differently, so it is imported by name at run time.
+broken_events = importlib.import_module("pairing.corpus").broken_events
+
+OVERSIZE_LIMIT = 64 * 1024
+
+
+def expected_reason(raw: bytes) -> str | None:
+    try:
+        decode(CandidateEvent, raw, max_bytes=OVERSIZE_LIMIT)
+    except InvalidEvent as exc:
+        return exc.reason
+    return None
+
+
+async def run_examples(env: Env, svc: Service, batches: list[list[bytes]]) -> None:
+    stream: list[bytes] = []
+    bad: list[tuple[bytes, str]] = []
+    for i, extra in enumerate(batches):
+        good = list(synthetic_lines(40, 4, seed=i, run_id=uuid.uuid4().hex[:8]))
+        for j, line in enumerate(good):
+            stream.append(line)
+            if j < len(extra):
+                stream.append(extra[j])
+                reason = expected_reason(extra[j])
+                if reason is not None:
+                    bad.append((extra[j], reason))
+    # One offline run over the whole stream: valid "broken" records may share windows.
+    expected = offline_pair_ids(stream, max_bytes=OVERSIZE_LIMIT)
+    async with TopicReader(env, env.pairs) as pairs, TopicReader(env, env.deadletter) as dlq:
+        await produce(env, stream)
+        await pairs.wait_for(lambda t: set(t.pair_ids()) >= expected, 120, services=[svc])
+        await dlq.wait_for(lambda t: len(t.values) >= len(bad), 120, services=[svc])
+        got = []
+        for value in dlq.values:
+            letter = DeadLetter.model_validate_json(value)
+            assert letter.detail
+            assert letter.source.topic == env.candidates
+            got.append((letter.original, letter.reason))
+        assert sorted(got) == sorted(bad)
+        assert set(pairs.pair_ids()) == expected
+    assert svc.proc.is_running
+    reasons = Counter(reason for _, reason in bad)
+    deadline = time.monotonic() + 30  # metrics follow the DuckDB commit, after the publish
+    while True:
+        metrics = svc.metrics()
+        if all(
+            f'deadletter_total{{reason="{r}"}} {float(n)}' in metrics for r, n in reasons.items()
+        ):
+            break
+        assert time.monotonic() < deadline, metrics
+        await asyncio.sleep(0.2)
+
+
+def test_malformed_records_go_to_the_dead_letter_topic(env: Env) -> None:
+    env.extra["kafka.max_record_bytes"] = str(OVERSIZE_LIMIT)
+    svc = Service(env).start()
+    asyncio.run(svc.wait_ready(partitions=env.partitions))
+    collected: list[list[bytes]] = []
+    oversize = json.dumps({"example_id": "big", "output": "x" * OVERSIZE_LIMIT}).encode()
+    extras = st.lists(
+        broken_events() | st.just(oversize) | st.just(b"") | st.just(b"\xff\xfe"),
+        min_size=1,
+        max_size=25,
+    )
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(extras)
+    def gather(extra: list[bytes]) -> None:
+        collected.append(extra)
+
+    gather()
+    asyncio.run(run_examples(env, svc, collected))
+    svc.stop()

@@ -1,0 +1,164 @@
+"""The service's decisions without a broker: batches, late candidates, crashes and replays
+against a real DuckDB file, compared with ``pairs build`` on the same records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prefstream_pairing import OfflineBuilder, PairingOptions
+from prefstream_pairing_service.processor import Processor
+from prefstream_stores.pairing import PairingStore
+
+GAP_S = 1000.0
+T0 = 1_700_000_000_000
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+def event(ex: str, idx: int, score: float, n: int | None) -> bytes:
+    doc: dict[str, object] = {
+        "example_id": ex,
+        "turn_id": "t",
+        "turn_index": 0,
+        "candidate_index": idx,
+        "input": [{"role": "user", "content": ex}] if ex.endswith("m") else f"prompt {ex}",
+        "output": f"{ex}-{idx}",
+        "score": score,
+    }
+    if n is not None:
+        doc["num_candidates"] = n
+    return json.dumps(doc).encode()
+
+
+turns = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c", "dm", "em"]),
+        st.integers(0, 5),
+        st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9]),
+        st.sampled_from([None, 2, 3]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def new_processor(path: Path, options: PairingOptions, policy: str) -> Processor:
+    return Processor(
+        options,
+        PairingStore(path),
+        inactivity_gap_s=GAP_S,
+        max_age_s=10 * GAP_S,
+        late_policy=policy,
+        max_record_bytes=1 << 20,
+    )
+
+
+def run(
+    path: Path,
+    lines: list[bytes],
+    options: PairingOptions,
+    policy: str,
+    batch: int,
+    crash_after: int | None,
+) -> tuple[list[str], list[str], int]:
+    """Feed records in batches; optionally 'crash' (drop memory and the uncommitted batch)
+    once, then replay from the committed offsets as a restart would."""
+    records = [Rec("c", 0 if raw[-1] % 2 else 1, 0, T0, b"k", raw) for raw in lines]
+    next_off = [0, 0]
+    for r in records:
+        r.offset = next_off[r.partition]
+        next_off[r.partition] += 1
+    published: list[str] = []
+    dead = 0
+    proc = new_processor(path, options, policy)
+    committed = {0: 0, 1: 0}
+    pos = 0
+    crashed = False
+    while pos < len(records):
+        chunk = records[pos : pos + batch]
+        fx = proc.process(chunk, T0, 0.0)
+        if crash_after is not None and not crashed and pos >= crash_after:
+            proc.store.close()  # the batch's effects never commit
+            crashed = True
+            proc = new_processor(path, options, policy)
+            pos = 0
+            records_left = [r for r in records if r.offset >= committed[r.partition]]
+            records = records_left
+            continue
+        proc.store.write(fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates)
+        proc.settle(fx.seq)
+        published += [p.pair_id for p in fx.pairs]
+        dead += sum(1 for d in fx.deadletters if d.reason == "late")
+        committed.update(proc.windows.commit_offsets())
+        pos += batch
+    fx = proc.tick(T0 + int(GAP_S * 2000), 10 * GAP_S)  # the end: everything idles out
+    proc.store.write(fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates)
+    published += [p.pair_id for p in fx.pairs]
+    stored = proc.store.pair_ids()
+    proc.store.close()
+    return published, stored, dead
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    turns,
+    st.integers(1, 7),
+    st.sampled_from(["pair", "deadletter"]),
+    st.none() | st.integers(0, 30),
+    st.booleans(),
+    st.none() | st.integers(1, 2),
+)
+def test_service_decisions_match_pairs_build(
+    tmp_path_factory: object,
+    spec: list[tuple[str, int, float, int | None]],
+    batch: int,
+    policy: str,
+    crash_after: int | None,
+    exhaustive: bool,
+    max_pairs: int | None,
+) -> None:
+    options = PairingOptions(exhaustive_pairs=exhaustive, max_pairs_per_turn=max_pairs)
+    lines = [event(*s) for s in spec]
+    offline = OfflineBuilder(options, max_bytes=1 << 20, late_policy=policy)
+    offline.feed(lines)
+    expected = [p.pair_id for p in offline.pairs()]
+    path = Path(tmp_path_factory.mktemp("db")) / "p.duckdb"  # type: ignore[attr-defined]
+    published, stored, dead = run(path, lines, options, policy, batch, crash_after)
+    assert sorted(stored) == sorted(set(stored)), "a pair is duplicated in DuckDB"
+    assert set(stored) == set(expected)
+    assert set(published) == set(expected)
+    if crash_after is None:
+        assert dead == offline.summary.late_deadlettered
+        assert sorted(published) == sorted(expected)  # no replay: each pair exactly once
+
+
+def test_pairs_view_has_the_texts(tmp_path: Path) -> None:
+    lines = [event("dm", 0, 0.9, 2), event("dm", 1, 0.1, 2), event("dm", 2, 0.5, 2)]
+    _, stored, _ = run(tmp_path / "p.duckdb", lines, PairingOptions(), "pair", 1, None)
+    con = duckdb.connect(str(tmp_path / "p.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT prompt, chosen, rejected, close_reason FROM pairs ORDER BY score_diff DESC"
+    ).fetchall()
+    con.close()
+    prompt = json.dumps([{"content": "dm", "role": "user"}], separators=(",", ":"))
+    assert rows == [
+        (prompt, "dm-0", "dm-1", "num_candidates"),
+        (prompt, "dm-0", "dm-2", "late"),
+        (prompt, "dm-2", "dm-1", "late"),
+    ]
+    assert len(stored) == 3
