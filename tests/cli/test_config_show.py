@@ -43,9 +43,3 @@ def test_config_show_reports_bad_value_with_path_and_exit_code_2() -> None:
     result = run_cli("config", "show", "-o", "kafka.partitions", "0")
     assert result.returncode == 2
     assert "kafka.partitions: Input should be greater than 0" in result.stderr
-
-
-def test_unfinished_commands_say_where_they_come_from() -> None:
-    result = run_cli("watch")
-    assert result.returncode == 3
-    assert "arrives with" in result.stderr

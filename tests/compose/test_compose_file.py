@@ -37,7 +37,9 @@ def test_compose_file_follows_the_compose_specification(compose: dict[str, Any])
 
 def test_every_prefstream_container_runs_a_real_command(compose: dict[str, Any]) -> None:
     runner = CliRunner()
-    prefstream = {n: s for n, s in compose["services"].items() if s.get("image") == "prefstream:dev"}
+    prefstream = {
+        n: s for n, s in compose["services"].items() if s.get("image") == "prefstream:dev"
+    }
     assert set(prefstream) == {"nmp-local", *SERVICES}
     for name, svc in prefstream.items():
         argv = svc["command"] if isinstance(svc["command"], list) else shlex.split(svc["command"])

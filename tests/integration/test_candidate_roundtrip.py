@@ -16,6 +16,7 @@ from prefstream_kafka import (
     consumer_options,
     ensure_topics,
     make_broker,
+    raw_body,
     test_profile,
 )
 
@@ -37,7 +38,9 @@ async def committed_total(kafka: KafkaConfig, group: str) -> int:
     try:
         total = 0
         for partition in range(kafka.partitions):
-            total += await consumer.committed(TopicPartition(kafka.topics.candidates, partition)) or 0
+            total += (
+                await consumer.committed(TopicPartition(kafka.topics.candidates, partition)) or 0
+            )
         return total
     finally:
         await consumer.stop()
@@ -67,13 +70,13 @@ async def test_publish_and_consume_1000_candidates_with_manual_commits(
     group = f"g-{unique_name}"
     broker = make_broker(kafka)
 
-    @broker.subscriber(
+    @broker.subscriber(  # type: ignore[untyped-decorator]  # **options are Any
         kafka.topics.candidates,
         group_id=group,
         batch=True,
         max_records=300,
         ack_policy=AckPolicy.MANUAL,
-        decoder=lambda msg: msg.body,
+        decoder=raw_body,
         **consumer_options(kafka),
     )
     async def consume(bodies: list[bytes], message: KafkaMessage) -> None:
@@ -92,7 +95,8 @@ async def test_publish_and_consume_1000_candidates_with_manual_commits(
         await asyncio.wait_for(done.wait(), timeout=60)
 
     assert sorted(received, key=repr) == sorted(sent, key=repr)
-    assert keys_ok and headers_ok
+    assert keys_ok
+    assert headers_ok
     assert all(e.num_candidates == CANDIDATES for e in received)
     assert sum(e.is_selected is True for e in received) == TURNS
     assert await committed_total(kafka, group) == len(sent)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from prefstream_kafka.local_brokers import free_ports
 
+
 @pytest.fixture
 def loop_overrides(tmp_path: Path) -> list[tuple[str, str]]:
     """Overrides that move every port and file of configs/demo.yml somewhere private."""

@@ -19,8 +19,18 @@ def test_demo_trains_a_job_with_no_error_in_the_logs(
 ) -> None:
     overrides = [*loop_overrides, ("demo.agents", "2"), ("demo.jobs_to_complete", "1")]
     result = subprocess.run(
-        [sys.executable, "-m", "prefstream_cli", "demo", "--config", str(DEMO_CONFIG),
-         *as_argv(overrides), "-o", "demo.timeout_seconds", "240"],
+        [
+            sys.executable,
+            "-m",
+            "prefstream_cli",
+            "demo",
+            "--config",
+            str(DEMO_CONFIG),
+            *as_argv(overrides),
+            "-o",
+            "demo.timeout_seconds",
+            "240",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -18,16 +18,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pexpect
 import pytest
+from prefstream_cli.commands.watch import job_events
 from prefstream_config import PrefstreamConfig, load_config
 from prefstream_demo.agents import play_games
 from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
-
-from prefstream_cli.commands.watch import job_events
 
 from .support import DEMO_CONFIG, ROOT, as_argv
 
@@ -39,8 +37,15 @@ class UpProcess:
 
     def __init__(self, overrides: list[tuple[str, str]]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prefstream_cli", "up", "--config", str(DEMO_CONFIG),
-             *as_argv(overrides)],
+            [
+                sys.executable,
+                "-m",
+                "prefstream_cli",
+                "up",
+                "--config",
+                str(DEMO_CONFIG),
+                *as_argv(overrides),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -88,12 +93,12 @@ def up(loop_overrides: list[tuple[str, str]]) -> Iterator[UpProcess]:
 
 
 def nmp_jobs(base_url: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(f"{base_url}/v1/customization/jobs?page_size=100") as r:  # noqa: S310
+    with urllib.request.urlopen(f"{base_url}/v1/customization/jobs?page_size=100") as r:
         data: list[dict[str, object]] = json.loads(r.read())["data"]
         return data
 
 
-async def play_until_jobs(config: PrefstreamConfig, jobs: int, timeout: float) -> JobBoard:
+async def play_until_jobs(config: PrefstreamConfig, jobs: int, deadline_s: float) -> JobBoard:
     board = JobBoard()
     stop = asyncio.Event()
 
@@ -111,7 +116,7 @@ async def play_until_jobs(config: PrefstreamConfig, jobs: int, timeout: float) -
 
     task = asyncio.create_task(agents())
     try:
-        await asyncio.wait_for(watch(), timeout)
+        await asyncio.wait_for(watch(), deadline_s)
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
@@ -128,8 +133,14 @@ def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
     )
     watcher = pexpect.spawn(
         sys.executable,
-        ["-m", "prefstream_cli", "watch", "--config", str(DEMO_CONFIG),
-         *as_argv([*loop_overrides, ("kafka.bootstrap_servers", bootstrap)])],
+        [
+            "-m",
+            "prefstream_cli",
+            "watch",
+            "--config",
+            str(DEMO_CONFIG),
+            *as_argv([*loop_overrides, ("kafka.bootstrap_servers", bootstrap)]),
+        ],
         cwd=str(ROOT),
         dimensions=(40, 200),
         encoding="utf-8",
@@ -140,9 +151,9 @@ def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
         pid = int(up.wait_for(r"started pairing \(pid (\d+)\)").group(1))
         os.kill(pid, signal.SIGKILL)
         up.wait_for(r"pairing exited with code -9; restart #1")
-        up.wait_for(r"started pairing \(pid (?!%d\))\d+\)" % pid)
+        up.wait_for(rf"started pairing \(pid (?!{pid}\))\d+\)")
 
-        board = asyncio.run(play_until_jobs(config, jobs=2, timeout=240))
+        board = asyncio.run(play_until_jobs(config, jobs=2, deadline_s=240))
 
         watcher.expect("completed")
         watcher.expect(r"tictactoe-dpo-\d+")
@@ -158,7 +169,8 @@ def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
         dataset = job["dataset"]
         name = dataset["name"] if isinstance(dataset, dict) else str(dataset)
         per_dataset[name] = per_dataset.get(name, 0) + 1
-    assert per_dataset and all(n == 1 for n in per_dataset.values()), per_dataset
+    assert per_dataset
+    assert all(n == 1 for n in per_dataset.values()), per_dataset
     assert set(per_dataset) == {job.dataset_name for job in board.jobs.values()}
     assert up.stop() == 0
     assert not any("Traceback" in line for line in up.lines), "\n".join(up.lines[-80:])

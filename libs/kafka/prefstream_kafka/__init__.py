@@ -6,6 +6,7 @@ from prefstream_kafka.factory import (
     consumer_options,
     is_embedded,
     make_broker,
+    raw_body,
     test_profile,
 )
 from prefstream_kafka.publisher import CandidatePublisher
@@ -20,6 +21,7 @@ __all__ = [
     "ensure_topics",
     "is_embedded",
     "make_broker",
+    "raw_body",
     "test_profile",
     "topic_specs",
 ]

@@ -83,6 +83,12 @@ def make_broker(kafka: KafkaConfig, *, client_id: str | None = None, **options: 
     return KafkaBroker(bootstrap_servers(kafka), **params)
 
 
+def raw_body(message: Any) -> Any:
+    """FastStream decoder that skips JSON decoding: handlers validate the bytes themselves
+    (msgspec/pydantic), so bad records reach the dead-letter topic with a reason."""
+    return message.body
+
+
 def consumer_options(kafka: KafkaConfig) -> dict[str, Any]:
     """Subscriber keyword arguments every prefstream consumer shares."""
     return {

@@ -7,10 +7,10 @@ import types
 import typing
 from typing import Any
 
+from prefstream_config import PrefstreamConfig
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-from prefstream_config import PrefstreamConfig
 
 HEADER = """# Configuration reference
 

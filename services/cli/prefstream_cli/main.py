@@ -6,6 +6,8 @@ import click
 
 from prefstream_cli.commands.broker import broker
 from prefstream_cli.commands.config_cmd import config_group
+from prefstream_cli.commands.dataset import cut as dataset_cut
+from prefstream_cli.commands.dataset import ls as dataset_list
 from prefstream_cli.commands.demo import demo
 from prefstream_cli.commands.nmp_local import nmp_local
 from prefstream_cli.commands.pairs import build as pairs_build
@@ -15,9 +17,6 @@ from prefstream_cli.commands.submit import submit
 from prefstream_cli.commands.up import up
 from prefstream_cli.commands.watch import watch
 
-PAIRING = "the Pairing service issue (#3)"
-BATCHER = "the Batcher service issue (#4)"
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="prefstream-cli", prog_name="prefstream")
@@ -25,23 +24,9 @@ def cli() -> None:
     """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs."""
 
 
-cli.add_command(broker)
-cli.add_command(config_group)
-cli.add_command(demo)
-cli.add_command(nmp_local)
-cli.add_command(service)
-cli.add_command(up)
-cli.add_command(watch)
-cli.add_command(publish)
-cli.add_command(submit)
-
-
 @cli.group("pairs")
 def pairs_group() -> None:
     """Build DPO pairs."""
-
-
-pairs_group.add_command(pairs_build)
 
 
 @cli.group("dataset")
@@ -49,8 +34,11 @@ def dataset_group() -> None:
     """Cut and list datasets."""
 
 
-dataset_group.add_command(__import__("prefstream_cli.commands.dataset", fromlist=["cut"]).cut)
-dataset_group.add_command(__import__("prefstream_cli.commands.dataset", fromlist=["ls"]).ls)
+for command in (broker, config_group, demo, nmp_local, publish, service, submit, up, watch):
+    cli.add_command(command)
+pairs_group.add_command(pairs_build)
+dataset_group.add_command(dataset_cut)
+dataset_group.add_command(dataset_list)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from prefstream_config import ConfigError, PrefstreamConfig, load_config
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CONFIG = 2
-EXIT_NOT_YET = 3
 
 
 def config_options(*, short_override: bool = True) -> Callable[[F], F]:
@@ -52,13 +51,3 @@ def resolve_config(
         return load_config(config_path, list(overrides), notices=notices)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
-
-
-def not_yet(command: str, issue: str) -> NoReturn:
-    """Commands that later issues fill in say so instead of failing obscurely."""
-    click.secho(
-        f"`prefstream {command}` is not available in this build yet: it arrives with {issue}.",
-        fg="yellow",
-        err=True,
-    )
-    raise SystemExit(EXIT_NOT_YET)

@@ -25,7 +25,7 @@ from prefstream_events import (
     decode,
     encode,
 )
-from prefstream_kafka import consumer_options, ensure_topics, make_broker
+from prefstream_kafka import consumer_options, ensure_topics, make_broker, raw_body
 from prefstream_nemo import NemoClient
 from prefstream_nemo.flow import FlowHooks, FlowSettings
 from prefstream_nemo.job_events import Emitter
@@ -42,12 +42,6 @@ SERVICE_NAME = "submitter"
 log = logging.getLogger("prefstream.submitter")
 NACK_BACKOFF_SECONDS = 1.0
 QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "huggingface_hub")
-
-
-def _raw(msg: Any) -> Any:
-    """Skip FastStream's JSON decoding: records are validated by the shared codec, so a bad
-    one goes to the dead-letter topic instead of failing the handler forever."""
-    return msg.body
 
 
 def retry_policy(config: PrefstreamConfig, metrics: SubmitterMetrics) -> RetryPolicy:
@@ -85,7 +79,7 @@ def build_app(config: PrefstreamConfig) -> AsgiFastStream:
         kafka.topics.datasets,
         group_id=settings.group_id,
         ack_policy=AckPolicy.MANUAL,
-        decoder=_raw,
+        decoder=raw_body,
         title="datasets",
         description="DatasetReady from the batcher; committed once recorded in the ledger.",
         **consumer_options(kafka),

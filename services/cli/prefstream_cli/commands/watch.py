@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import click
@@ -128,11 +129,9 @@ def watch(
 ) -> None:
     """Show every training job live: status, progress, epochs, losses, deployment."""
     config = resolve_config(config_path, overrides)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             watch_jobs(
                 config.kafka, from_beginning=from_beginning, as_json=as_json, exit_after=exit_after
             )
         )
-    except KeyboardInterrupt:
-        pass
