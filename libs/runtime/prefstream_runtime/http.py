@@ -8,6 +8,7 @@ so orchestrators route and restart on the right signal.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -73,4 +74,5 @@ def service_app(
         on_shutdown=on_shutdown,
         after_shutdown=after_shutdown,
         asyncapi_path="/asyncapi",
+        logger=logging.getLogger(f"prefstream.{service}.app"),  # our handlers, not FastStream's
     )
