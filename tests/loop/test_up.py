@@ -1,8 +1,9 @@
 """`prefstream up` survives kill -9 of a service child, and `prefstream watch` shows the jobs.
 
-One stack run serves both checks: agents play while the pairing child is killed; the
-supervisor restarts it; every dataset that gets cut is trained exactly once; meanwhile
-`prefstream watch` runs in a pseudo-terminal and its screen must show the jobs completing.
+One stack run serves both checks: each service child is killed once (pairing before the
+agents start, batcher and submitter mid-stream) and the supervisor restarts it; every
+dataset that gets cut is trained exactly once; meanwhile `prefstream watch` runs in a
+pseudo-terminal and its screen must show the jobs completing.
 """
 
 from __future__ import annotations
@@ -98,9 +99,22 @@ def nmp_jobs(base_url: str) -> list[dict[str, object]]:
         return data
 
 
-async def play_until_jobs(config: PrefstreamConfig, jobs: int, deadline_s: float) -> JobBoard:
+def kill_child(up: UpProcess, name: str) -> None:
+    """SIGKILL one supervised child and wait until the supervisor has replaced it."""
+    pid = int(up.wait_for(rf"started {name} \(pid (\d+)\)").group(1))
+    os.kill(pid, signal.SIGKILL)
+    up.wait_for(rf"{name} exited with code -9; restart #1")
+    up.wait_for(rf"started {name} \(pid (?!{pid}\))\d+\)")
+
+
+async def play_until_jobs(
+    config: PrefstreamConfig, jobs: int, deadline_s: float, up: UpProcess
+) -> JobBoard:
+    """Agents play while the batcher (once a dataset exists) and the submitter (once a job
+    runs) are killed; ends when ``jobs`` jobs completed and none is still in flight."""
     board = JobBoard()
     stop = asyncio.Event()
+    pending_kills = {"batcher": JobStatus.QUEUED, "submitter": JobStatus.RUNNING}
 
     async def agents() -> None:
         rounds = 0
@@ -111,6 +125,10 @@ async def play_until_jobs(config: PrefstreamConfig, jobs: int, deadline_s: float
     async def watch() -> None:
         async for event in job_events(config.kafka, from_beginning=True):
             board.apply(event)
+            for name, status in list(pending_kills.items()):
+                if board.count(status):
+                    del pending_kills[name]
+                    await asyncio.to_thread(kill_child, up, name)
             if board.count(JobStatus.COMPLETED) >= jobs and board.all_terminal():
                 return
 
@@ -148,12 +166,8 @@ def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
         env={**os.environ, "TERM": "xterm-256color"},
     )
     try:
-        pid = int(up.wait_for(r"started pairing \(pid (\d+)\)").group(1))
-        os.kill(pid, signal.SIGKILL)
-        up.wait_for(r"pairing exited with code -9; restart #1")
-        up.wait_for(rf"started pairing \(pid (?!{pid}\))\d+\)")
-
-        board = asyncio.run(play_until_jobs(config, jobs=2, deadline_s=240))
+        kill_child(up, "pairing")
+        board = asyncio.run(play_until_jobs(config, jobs=2, deadline_s=240, up=up))
 
         watcher.expect("completed")
         watcher.expect(r"tictactoe-dpo-\d+")

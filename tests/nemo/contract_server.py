@@ -18,7 +18,6 @@ import base64
 import hashlib
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from prefstream_kafka.local_brokers import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -349,9 +349,7 @@ def build(state: ContractState, base: str) -> ASGIApp:
 def contract_server(state: ContractState | None = None) -> Iterator[tuple[str, ContractState]]:
     """``(base_url, state)`` of a running server, stopped on exit."""
     state = state or ContractState()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = uvicorn.Config(
         build(state, base), host="127.0.0.1", port=port, log_level="warning", lifespan="off"

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prefstream_config import KafkaConfig, TopicsConfig
 from prefstream_events import DatasetFile, DatasetReady, JobStatusEvent, ce_headers, encode
 from prefstream_kafka import ensure_topics
+from prefstream_kafka.local_brokers import free_port
 from prefstream_nemo.dataset_files import file_hashes
 
 CUSTOMIZATION_CONFIG = "meta/llama-3.2-1b-instruct@v1.0.0+A100"
@@ -37,12 +37,6 @@ FAST_CLOCKS: dict[str, Any] = {
     "tick_seconds": 0.05,
 }
 READY_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kafka_config(bootstrap: str, name: str) -> KafkaConfig:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -36,12 +35,3 @@ def schema_documents() -> dict[str, str]:
         docs[f"{model.__name__}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return docs
 
-
-def write_schemas(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in schema_documents().items():
-        path = directory / name
-        path.write_text(text)
-        written.append(path)
-    return written

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import KafkaConfig
 from prefstream_events import DatasetReady, InvalidEvent, decode
-from prefstream_kafka import bootstrap_servers
-from prefstream_kafka.factory import security
+from prefstream_kafka import client_options
 
 log = logging.getLogger("prefstream.batcher.restore")
 
@@ -28,17 +27,11 @@ async def read_announcements(kafka: KafkaConfig, topic: str) -> list[DatasetRead
     The end comes from ``end_offsets``; DatasetReady records are produced one per request,
     which is the case in which Tansu reports it correctly too.
     """
-    sec = security(kafka)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(kafka),
+        **client_options(kafka),
         client_id=f"{kafka.client_id}-batcher-restore",
         group_id=None,
         enable_auto_commit=False,
-        security_protocol=kafka.security_protocol,
-        sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-        sasl_plain_username=kafka.sasl_username,
-        sasl_plain_password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
-        ssl_context=sec.ssl_context if sec else None,
         max_partition_fetch_bytes=max(kafka.max_record_bytes + 4096, 1024 * 1024),
     )
     await consumer.start()

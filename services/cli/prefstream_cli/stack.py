@@ -2,7 +2,7 @@
 
 Shared by ``prefstream up`` (runs until Ctrl-C) and ``prefstream demo`` (runs until the
 demo's jobs complete). Children get the resolved settings through the same config file,
-``-o`` overrides and ``PREFSTREAM__*`` environment a user would use by hand.
+``PREFSTREAM__*`` environment (``-o`` overrides travel that way) a user would use by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from prefstream_config import PrefstreamConfig
+from prefstream_config.loader import ENV_PREFIX
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import EmbeddedTansu
 
@@ -54,21 +55,25 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def cli_argv(
-    command: list[str], config_path: str | None, overrides: list[tuple[str, str]]
-) -> list[str]:
+def cli_argv(command: list[str], config_path: str | None) -> list[str]:
     argv = [sys.executable, "-m", "prefstream_cli", *command]
     if config_path:
         argv += ["--config", config_path]
-    for key, value in overrides:
-        argv += ["-o", key, value]
     return argv
+
+
+def overrides_env(overrides: list[tuple[str, str]]) -> dict[str, str]:
+    """``-o`` overrides as ``PREFSTREAM__*`` variables: a token given on the command line
+    must not show up again in every child's ``ps`` line."""
+    return {
+        ENV_PREFIX + "__".join(part.upper() for part in key.split(".")): value
+        for key, value in overrides
+    }
 
 
 def child_specs(
     config: PrefstreamConfig,
     config_path: str | None,
-    overrides: list[tuple[str, str]],
     env: dict[str, str],
 ) -> list[ChildSpec]:
     specs = []
@@ -76,7 +81,7 @@ def child_specs(
         specs.append(
             ChildSpec(
                 "nmp-local",
-                cli_argv(["nmp-local"], config_path, overrides),
+                cli_argv(["nmp-local"], config_path),
                 env,
                 ready_url=f"{nmp_local_url(config)}/health",
             )
@@ -91,7 +96,7 @@ def child_specs(
         specs.append(
             ChildSpec(
                 name,
-                cli_argv(["service", name], config_path, overrides),
+                cli_argv(["service", name], config_path),
                 env,
                 ready_url=f"http://{host}:{port}/readyz",
             )
@@ -108,7 +113,10 @@ async def running_stack(
     out: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Stack]:
     broker: EmbeddedTansu | None = None
-    env: dict[str, str] = {"PREFSTREAM__LOGGING__FORMAT": config.logging.format}
+    env: dict[str, str] = {
+        "PREFSTREAM__LOGGING__FORMAT": config.logging.format,
+        **overrides_env(overrides),
+    }
     if config.kafka.bootstrap_servers is None:
         broker = EmbeddedTansu(config.kafka.embedded_port)
         broker.start()
@@ -120,7 +128,7 @@ async def running_stack(
     else:
         bootstrap = config.kafka.bootstrap_servers
     env.update(local_adapter_env(config))
-    supervisor = Supervisor(child_specs(config, config_path, overrides, env), out=out)
+    supervisor = Supervisor(child_specs(config, config_path, env), out=out)
     try:
         supervisor.say("up", f"Kafka at {bootstrap}" + (" (embedded Tansu)" if broker else ""))
         await ensure_topics(config.kafka)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from faststream.specification import AsyncAPI
 from prefstream_config import PrefstreamConfig
-from prefstream_events.schemas import write_schemas
+from prefstream_events.schemas import schema_documents
 
 from prefstream_cli.commands.service import SERVICES
 from prefstream_cli.config_reference import render_reference
@@ -59,15 +59,10 @@ def main(argv: list[str]) -> None:
         return
     target = Path(argv[1])
     target.mkdir(parents=True, exist_ok=True)
-    if argv[0] == "schemas":
-        written = write_schemas(target)
-    else:
-        written = []
-        for name, text in asyncapi_documents().items():
-            (target / name).write_text(text)
-            written.append(target / name)
-    for path in written:
-        print(path)
+    documents = schema_documents() if argv[0] == "schemas" else asyncapi_documents()
+    for name, text in documents.items():
+        (target / name).write_text(text)
+        print(target / name)
 
 
 if __name__ == "__main__":

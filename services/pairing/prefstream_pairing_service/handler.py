@@ -131,11 +131,18 @@ class PairingService:
         """Stage (thread) while the broker acknowledges, COMMIT, then commit offsets."""
         m = self.metrics
         if fx:
-            stage = asyncio.to_thread(
-                self.store.stage, fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates
+            stage = asyncio.ensure_future(
+                asyncio.to_thread(
+                    self.store.stage, fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates
+                )
             )
+            # Wait for the staging thread even when an ack fails first: rolling back while
+            # it still appends would autocommit part of the batch (rows without offsets).
+            outcomes = await asyncio.gather(stage, *futures, return_exceptions=True)
+            failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
             try:
-                await asyncio.gather(stage, *futures)
+                if failure is not None:
+                    raise failure
                 # COMMIT fsyncs the WAL (and checkpoints now and then): off the loop, so
                 # the consumer keeps fetching and the next batch is decided meanwhile.
                 t = time.perf_counter()

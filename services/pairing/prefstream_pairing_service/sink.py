@@ -14,8 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from prefstream_config import KafkaConfig
-from prefstream_kafka import bootstrap_servers
-from prefstream_kafka.factory import security
+from prefstream_kafka import client_options
 
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 """(key, value, headers)"""
@@ -23,22 +22,14 @@ Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
 class Sink:
     def __init__(self, kafka: KafkaConfig, *, client_id: str) -> None:
-        sec = security(kafka)
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers(kafka),
+            **client_options(kafka),
             client_id=client_id,
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
             max_request_size=max(3 * kafka.max_record_bytes + 65536, 4 * 1024 * 1024),
             enable_idempotence=False,
-            security_protocol=kafka.security_protocol,
-            sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-            sasl_plain_username=kafka.sasl_username,
-            sasl_plain_password=(
-                kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-            ),
-            ssl_context=sec.ssl_context if sec else None,
         )
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}

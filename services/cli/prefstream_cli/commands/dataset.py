@@ -20,8 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import PrefstreamConfig
 from prefstream_datasets import MANIFEST, STAGING, Manifest, read_manifest
 from prefstream_events import CutRequest, DatasetReady, InvalidEvent, ce_headers, decode, encode
-from prefstream_kafka import bootstrap_servers, make_broker
-from prefstream_kafka.factory import security
+from prefstream_kafka import client_options, make_broker
 
 from prefstream_cli.options import config_options, fail, resolve_config
 
@@ -98,19 +97,11 @@ class _DatasetWatcher:
 
     def __init__(self, config: PrefstreamConfig) -> None:
         kafka = config.kafka
-        sec = security(kafka)
         self.topic = kafka.topics.datasets
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers(kafka),
+            **client_options(kafka),
             client_id=f"{kafka.client_id}-cli",
             enable_auto_commit=False,
-            security_protocol=kafka.security_protocol,
-            sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-            sasl_plain_username=kafka.sasl_username,
-            sasl_plain_password=(
-                kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-            ),
-            ssl_context=sec.ssl_context if sec else None,
         )
 
     async def start(self) -> None:
