@@ -12,7 +12,7 @@ import random
 import signal
 from pathlib import Path
 
-from prefstream_batcher_service.crash import POINTS
+from prefstream_batcher_service.service import CRASH_POINTS as POINTS
 from prefstream_datasets import STAGING
 
 from .harness import (

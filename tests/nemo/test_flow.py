@@ -12,10 +12,9 @@ from prefstream_events import DatasetReady, JobStatus
 from prefstream_nemo import flow as flow_module
 from prefstream_nemo.dataset_files import dataset_from_directory, file_hashes
 from prefstream_nemo.errors import Permanent, Transient
-from prefstream_nemo.flow import FlowHooks, FlowSettings, SubmissionFlow
+from prefstream_nemo.flow import CRASH_POINTS, FlowHooks, FlowSettings, SubmissionFlow
 from prefstream_nemo.job_events import Emitter
 from prefstream_nemo.models import RemoteFile
-from prefstream_nemo.testhooks import CRASH_POINTS
 from prefstream_stores.ledger import Ledger, Step, Submission
 
 from .fakes import LOSE, FakePlatform, ListSink, no_sleep, write_dataset

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AwareDatetime,
@@ -241,6 +241,16 @@ class JobStatusEvent(_Event):
     updated_at: AwareDatetime = Field(default_factory=utc_now)
 
 
+class ConsumedRecord(Protocol):
+    """What a dead letter needs from a consumed Kafka record (aiokafka's ConsumerRecord)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
 class DeadLetter(_Event):
     """A record a service could not use, with the original bytes and where it came from."""
 
@@ -251,3 +261,18 @@ class DeadLetter(_Event):
     key: RawBytes | None = None
     original: RawBytes
     failed_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @classmethod
+    def for_record(
+        cls, record: ConsumedRecord, *, reason: str, detail: str, service: str
+    ) -> DeadLetter:
+        return cls(
+            reason=reason,
+            detail=detail[:4000],
+            service=service,
+            source=SourceOffset(
+                topic=record.topic, partition=record.partition, offset=record.offset
+            ),
+            key=record.key,
+            original=record.value or b"",
+        )

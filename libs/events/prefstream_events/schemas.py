@@ -34,4 +34,3 @@ def schema_documents() -> dict[str, str]:
         schema["$id"] = f"https://prefstream.dev/schemas/{model.__name__}.json"
         docs[f"{model.__name__}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return docs
-

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from prefstream_config import NeMoCustomizerTrainerAdapterConfig, NIMDeploymentConfig
 from prefstream_events import DeploymentState, JobStatus
+from prefstream_runtime.crash import crash_point
 from prefstream_stores.ledger import Step, Submission
 
 from prefstream_nemo import retry
@@ -42,10 +43,20 @@ from prefstream_nemo.models import (
     RemoteFile,
 )
 from prefstream_nemo.retry import RetryPolicy
-from prefstream_nemo.testhooks import crash_point
 
 JsonObj = dict[str, Any]
 T = TypeVar("T")
+
+CRASH_POINTS = frozenset(
+    {
+        "after_repo_create",
+        "after_upload",
+        "after_dataset_register",
+        "after_job_create",
+        "while_polling",
+    }
+)
+"""Where ``PREFSTREAM_CRASH_AT`` may stop the flow (test hook, see docs/submitter.md)."""
 log = logging.getLogger(__name__)
 
 DEPLOY_FAILED = frozenset({"failed", "error"})

@@ -23,7 +23,6 @@ from prefstream_events import (
     DatasetReady,
     DeadLetter,
     InvalidEvent,
-    SourceOffset,
     decode,
 )
 from prefstream_kafka import consumer_options, ensure_topics, make_broker
@@ -118,15 +117,8 @@ def create(config: PrefstreamConfig) -> tuple[AsgiFastStream, BatcherService]:
         try:
             request = decode(CutRequest, record.value or b"", max_bytes=kafka.max_record_bytes)
         except InvalidEvent as exc:
-            letter = DeadLetter(
-                reason=exc.reason,
-                detail=exc.detail,
-                service=SERVICE_NAME,
-                source=SourceOffset(
-                    topic=record.topic, partition=record.partition, offset=record.offset
-                ),
-                key=record.key,
-                original=record.value or b"",
+            letter = DeadLetter.for_record(
+                record, reason=exc.reason, detail=exc.detail, service=SERVICE_NAME
             )
             await service.dead_letter([(record, letter)])
             return

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prefstream_datasets import pair_fragments
-from prefstream_events import DeadLetter, InvalidEvent, PairEvent, SourceOffset, decode
+from prefstream_events import DeadLetter, InvalidEvent, PairEvent, decode
 from prefstream_stores.batcher import PairRow
 
 SERVICE = "batcher"
@@ -51,21 +51,10 @@ def decode_records(records: Sequence[Any], *, max_bytes: int, received_at: float
         try:
             event = decode(PairEvent, raw, max_bytes=max_bytes)
         except InvalidEvent as exc:
-            dead.append(
-                (
-                    record,
-                    DeadLetter(
-                        reason=exc.reason,
-                        detail=exc.detail,
-                        service=SERVICE,
-                        source=SourceOffset(
-                            topic=record.topic, partition=record.partition, offset=record.offset
-                        ),
-                        key=record.key,
-                        original=raw,
-                    ),
-                )
+            letter = DeadLetter.for_record(
+                record, reason=exc.reason, detail=exc.detail, service=SERVICE
             )
+            dead.append((record, letter))
             rows.append(None)
             continue
         rows.append(pair_row(event, record.partition, record.offset, received_at))

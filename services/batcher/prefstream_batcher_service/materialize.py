@@ -42,9 +42,8 @@ from prefstream_datasets import (
 )
 from prefstream_datasets.arrow_lines import contiguous_bytes, render_lines
 from prefstream_events import DatasetFile, DatasetReady, SourceOffset
+from prefstream_runtime.crash import crash_point
 from prefstream_stores.batcher import BatcherStore, CutCounts, CutSpec, Selection
-
-from prefstream_batcher_service.crash import crash_point
 
 SIDES = (Side.TRAINING, Side.VALIDATION)
 

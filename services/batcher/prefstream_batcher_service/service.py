@@ -45,15 +45,24 @@ from prefstream_datasets import (
     seconds_until_due,
 )
 from prefstream_events import CutRequest, DatasetReady, DeadLetter, ce_headers, encode
+from prefstream_runtime.crash import crash_point
 from prefstream_stores.batcher import BatcherStore, CutSpec, DatasetState, LedgerEntry
 
-from prefstream_batcher_service.crash import crash_point
 from prefstream_batcher_service.decode import Decoded, decode_records
 from prefstream_batcher_service.materialize import DatasetConflict, OutputOptions, build
 from prefstream_batcher_service.metrics import BatcherMetrics
 from prefstream_batcher_service.restore import last_sequence, lineage, read_announcements
 from prefstream_batcher_service.settings import BatcherSettings, settings_from
 
+CRASH_POINTS = (
+    "after_decide",
+    "mid_files",
+    "before_rename",
+    "after_rename",
+    "after_files",
+    "after_publish",
+)
+"""Where ``PREFSTREAM_CRASH_AT`` may stop the cut protocol (test hook, docs/batcher.md)."""
 log = logging.getLogger("prefstream.batcher")
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import msgspec
-from prefstream_events import DeadLetter, InvalidEvent, SourceOffset
+from prefstream_events import DeadLetter, InvalidEvent
 from prefstream_pairing import (
     Candidate,
     CandidateRecord,
@@ -417,11 +417,4 @@ def _from_stored(s: StoredCandidate) -> Candidate:
 
 
 def _dead(r: SourceRecord, reason: str, detail: str) -> DeadLetter:
-    return DeadLetter(
-        reason=reason,
-        detail=detail[:4000],
-        service=SERVICE,
-        source=SourceOffset(topic=r.topic, partition=r.partition, offset=r.offset),
-        key=r.key,
-        original=r.value or b"",
-    )
+    return DeadLetter.for_record(r, reason=reason, detail=detail, service=SERVICE)

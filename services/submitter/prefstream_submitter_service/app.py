@@ -20,7 +20,6 @@ from prefstream_events import (
     DeadLetter,
     InvalidEvent,
     JobStatusEvent,
-    SourceOffset,
     ce_headers,
     decode,
     encode,
@@ -110,15 +109,8 @@ def build_app(config: PrefstreamConfig) -> AsgiFastStream:
     subscriber(on_dataset)
 
     async def _dead_letter(record: Any, exc: InvalidEvent) -> None:
-        letter = DeadLetter(
-            reason=exc.reason,
-            detail=exc.detail,
-            service=SERVICE_NAME,
-            source=SourceOffset(
-                topic=record.topic, partition=record.partition, offset=record.offset
-            ),
-            key=record.key,
-            original=record.value or b"",
+        letter = DeadLetter.for_record(
+            record, reason=exc.reason, detail=exc.detail, service=SERVICE_NAME
         )
         log.warning(
             "invalid DatasetReady sent to the dead-letter topic",

@@ -1,10 +1,11 @@
 """Test hook: ``PREFSTREAM_CRASH_AT=<point>`` makes the process SIGKILL itself at that point.
 
-The crash-safety tests run the real submitter as a subprocess and kill it at each step
-boundary of the flow; a signal from outside could not hit those boundaries reliably. Each
-point fires right after the remote call succeeded and *before* the ledger records it, the
-worst moment: the platform has the thing, the ledger does not know. Unset, it costs one
-dictionary lookup. Never set it in production.
+Crash-safety tests run real services as subprocesses and need to die exactly at protocol
+boundaries (between writing a dataset and announcing it, right after a remote create and
+before the ledger records it) that a signal from outside hits only by luck. The process
+dies every time it reaches the named point while the variable is set, exactly as
+``kill -9`` would; tests clear it before restarting. Unset, it costs one dictionary
+lookup. Never set it in production. Each service lists its points in its docs.
 """
 
 from __future__ import annotations
@@ -15,15 +16,6 @@ import signal
 import sys
 
 CRASH_ENV = "PREFSTREAM_CRASH_AT"
-CRASH_POINTS = frozenset(
-    {
-        "after_repo_create",
-        "after_upload",
-        "after_dataset_register",
-        "after_job_create",
-        "while_polling",
-    }
-)
 
 log = logging.getLogger(__name__)
 
