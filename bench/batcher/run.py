@@ -29,6 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from report import print_table
+
 TARGET_SECONDS = 10.0
 TARGET_RSS_MB = 500.0
 PARTITIONS = 4
@@ -223,6 +227,10 @@ def main() -> None:
         "workdir": str(work),
     }
     print(json.dumps(report))
+    print_table(
+        [report],
+        ("pairs", "cut_seconds", "cut_seconds_all", "peak_rss_mb_all", "meets_targets"),
+    )
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 

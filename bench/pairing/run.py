@@ -9,11 +9,26 @@ passed through, e.g. ``--quick`` for a short smoke run.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from report import print_table  # noqa: E402  (bench/ is not a package)
+
+OFFLINE_COLUMNS = ("bench", "events", "input_mb", "wall_s_median", "wall_s_runs", "peak_rss_mb")
+SERVICE_COLUMNS = (
+    "events",
+    "producer_rate_target",
+    "service_rate_sustained",
+    "close_latency_p50_s",
+    "close_latency_p99_s",
+    "rss_peak_mb",
+)
 
 
 def main() -> None:
@@ -21,7 +36,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--out", type=Path, help="append every JSON result here")
     args = ap.parse_args()
-    out = ["--out", str(args.out)] if args.out else []
+    results = args.out or Path(tempfile.mkstemp(prefix="bench-pairing-", suffix=".jsonl")[1])
+    out = ["--out", str(results)]
     if args.quick:
         runs = [
             [str(HERE / "offline_bench.py"), "--turns", "10000", "--runs", "1"],
@@ -35,6 +51,9 @@ def main() -> None:
         ]
     for argv in runs:
         subprocess.run([sys.executable, *argv, *out], check=True)
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    print_table([r for r in rows if r.get("bench") == "pairs build"], OFFLINE_COLUMNS)
+    print_table([r for r in rows if r.get("bench") != "pairs build"], SERVICE_COLUMNS)
 
 
 if __name__ == "__main__":
