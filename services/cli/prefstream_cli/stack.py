@@ -7,10 +7,12 @@ demo's jobs complete). Children get the resolved settings through the same confi
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prefstream_config import PrefstreamConfig
 from prefstream_config.loader import ENV_PREFIX
@@ -45,6 +47,28 @@ def local_adapter_env(config: PrefstreamConfig) -> dict[str, str]:
         f"{prefix}NAMESPACE": LOCAL_NAMESPACE,
         f"{prefix}CUSTOMIZATION_CONFIG": LOCAL_CUSTOMIZATION_CONFIG,
     }
+
+
+def local_state_paths(config: PrefstreamConfig) -> list[Path]:
+    """Files that only make sense with the broker they were built against: DuckDB state
+    (with its WAL), cut datasets and nmp-local's data."""
+    paths = []
+    for db in (config.pairing.db_path, config.batcher.db_path, config.submitter.db_path):
+        paths += [Path(db), Path(f"{db}.wal")]
+    paths += [Path(config.batcher.datasets_dir), Path(config.nmp_local.data_dir)]
+    return [p for p in paths if p.exists()]
+
+
+def remove_local_state(config: PrefstreamConfig) -> list[Path]:
+    """The embedded broker forgets every topic when it stops, so state committed against
+    its offsets would make a new run skip or collide; start such a run from nothing."""
+    removed = local_state_paths(config)
+    for path in removed:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return removed
 
 
 @dataclass
