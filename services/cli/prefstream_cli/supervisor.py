@@ -165,7 +165,9 @@ class Supervisor:
                 await process.wait()
             if child.pump is not None:
                 await child.pump
-            self.say("up", f"stopped {child.spec.name} (code {process.returncode})")
+            code = process.returncode
+            graceful = code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once drained
+            self.say("up", f"stopped {child.spec.name}" + ("" if graceful else f" (code {code})"))
 
 
 def _http_ok(url: str) -> bool:
