@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
@@ -21,18 +22,16 @@ class _StopRequested(Exception):
     pass
 
 
-def run_in_foreground(
-    broker: _ForegroundBroker,
-    *,
-    on_ready: Callable[[], None],
-    on_exit: Callable[[int], None],
-) -> int:
+def run_in_foreground(broker: _ForegroundBroker, *, name: str, banner: str, log_path: Path) -> int:
     """Start ``broker``, block until SIGINT/SIGTERM or until it dies, then stop it.
+
+    ``banner`` (where it listens) is printed once it answers; if it dies on its own, the
+    exit code and ``log_path`` go to stderr.
 
     The first signal interrupts the wait (or the startup) and triggers an orderly stop;
     further signals are ignored so that a second Ctrl-C cannot leave the broker orphaned
     halfway through shutdown. Returns 0 after a requested stop, otherwise the broker's own
-    non-zero exit code (``on_exit`` is told about it first).
+    non-zero exit code (reported first).
     """
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("run_forever() must be called from the main thread (signal handling)")
@@ -49,12 +48,12 @@ def run_in_foreground(
     try:
         try:
             broker.start()
-            on_ready()
+            print(f"{banner}\nlog: {log_path}\nPress Ctrl-C to stop.", flush=True)
             code = broker.wait()
             stopping = True
         except _StopRequested:
             return 0
-        on_exit(code)
+        print(f"{name} exited unexpectedly with code {code}; see {log_path}", file=sys.stderr)
         return code or 1
     finally:
         try:

@@ -8,7 +8,6 @@ idempotent or transactional producers, and everything is lost when it stops.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -161,26 +160,10 @@ class EmbeddedTansu:
         return self._proc.wait()
 
     def run_forever(self) -> int:
-        """Run in the foreground until Ctrl-C/SIGTERM, for ``prefstream broker``.
-
-        Prints where it listens and where the log is; returns a process exit code.
-        """
-
-        def ready() -> None:
-            print(
-                f"Tansu (embedded Kafka, memory only) listening on {self.bootstrap_servers}\n"
-                f"log: {self.log_path}\nPress Ctrl-C to stop.",
-                flush=True,
-            )
-
-        def exited(code: int) -> None:
-            print(
-                f"Tansu exited unexpectedly with code {code}; see {self.log_path}",
-                file=sys.stderr,
-                flush=True,
-            )
-
-        return run_in_foreground(self, on_ready=ready, on_exit=exited)
+        """Run in the foreground until Ctrl-C/SIGTERM, for ``prefstream broker``; returns a
+        process exit code."""
+        banner = f"Tansu (embedded Kafka, memory only) listening on {self.bootstrap_servers}"
+        return run_in_foreground(self, name="Tansu", banner=banner, log_path=self.log_path)
 
     def __enter__(self) -> Self:
         return self.start()

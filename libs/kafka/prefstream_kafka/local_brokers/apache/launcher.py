@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -310,22 +309,11 @@ class ApacheKafka:
 
     def run_forever(self) -> int:
         """Run in the foreground until Ctrl-C/SIGTERM (for ``scripts/apache-kafka.sh``)."""
-
-        def ready() -> None:
-            print(
-                f"Apache Kafka {self.version} (KRaft) listening on {self.bootstrap_servers}\n"
-                f"data: {self.data_dir}\nlog: {self.log_path}\nPress Ctrl-C to stop.",
-                flush=True,
-            )
-
-        def exited(code: int) -> None:
-            print(
-                f"Apache Kafka exited unexpectedly with code {code}; see {self.log_path}",
-                file=sys.stderr,
-                flush=True,
-            )
-
-        return run_in_foreground(self, on_ready=ready, on_exit=exited)
+        banner = (
+            f"Apache Kafka {self.version} (KRaft) listening on {self.bootstrap_servers}\n"
+            f"data: {self.data_dir}"
+        )
+        return run_in_foreground(self, name="Apache Kafka", banner=banner, log_path=self.log_path)
 
     def __enter__(self) -> Self:
         return self.start()
