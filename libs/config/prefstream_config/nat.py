@@ -19,7 +19,7 @@ from pydantic import (
 
 
 class _NatComponent(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
 
 class DPOTrajectoryBuilderConfig(_NatComponent):
@@ -27,37 +27,57 @@ class DPOTrajectoryBuilderConfig(_NatComponent):
 
     type: Literal["dpo_traj_builder"] = Field("dpo_traj_builder", alias="_type")
     ttc_step_name: str = "dpo_candidate_move"
+    """Name of the TTC step whose candidates are paired; others are filtered out."""
     exhaustive_pairs: bool = True
+    """All pairs with score(A) > score(B); false: only best vs worst per turn."""
     min_score_diff: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    """Minimum score difference for a pair (compared as IEEE doubles, as NAT does)."""
     max_pairs_per_turn: PositiveInt | None = None
+    """Keep the pairs with the largest differences, at most this many per turn."""
     reward_from_score_diff: bool = True
+    """Reward = score difference; false: the chosen candidate's score."""
     require_multiple_candidates: bool = True
+    """Count turns with one candidate as skipped (they never pair either way)."""
 
 
 class DPOHyperparameters(_NatComponent):
     ref_policy_kl_penalty: float = 0.1
+    """KL penalty (beta in the DPO objective); higher is more conservative."""
     preference_loss_weight: float = 1.0
+    """Weight of the preference (DPO) loss term."""
     preference_average_log_probs: bool = False
+    """Average log probabilities over the sequence instead of summing them."""
     sft_loss_weight: float = 0.0
+    """Weight of an SFT loss on chosen responses."""
 
 
 class Hyperparameters(_NatComponent):
     """Sent verbatim to Customizer as the job's ``hyperparameters`` (NAT sends ``model_dump()``)."""
 
     training_type: Literal["sft", "dpo"] = "dpo"
+    """Customizer training type."""
     finetuning_type: Literal["lora", "all_weights"] = "all_weights"
+    """LoRA or full-weight finetuning."""
     epochs: PositiveInt = 3
+    """Training epochs over the dataset."""
     batch_size: PositiveInt = 4
+    """Training batch size."""
     learning_rate: PositiveFloat = 5e-5
+    """Optimizer learning rate."""
     dpo: DPOHyperparameters = Field(default_factory=DPOHyperparameters)
 
 
 class NIMDeploymentConfig(_NatComponent):
     image_name: str = "nvcr.io/nim/meta/llama-3.1-8b-instruct"
+    """NIM container image for the deployment."""
     image_tag: str = "latest"
+    """NIM container image tag."""
     gpu: PositiveInt = 1
+    """GPUs for the deployment."""
     deployment_name: str | None = None
+    """Deployment name; none: derived from the dataset name."""
     description: str = "Fine-tuned model deployment"
+    """Deployment description."""
 
 
 class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
@@ -71,23 +91,39 @@ class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
         "nemo_customizer_trainer_adapter", alias="_type"
     )
     entity_host: str
+    """Base URL of the Entity Store / Customizer / Deployment APIs."""
     datastore_host: str
+    """Base URL of the Data Store (HF Hub API under /v1/hf)."""
     hf_token: SecretStr = SecretStr("")
+    """Data Store token; empty means no auth header (never a saved huggingface.co token)."""
     namespace: str = Field(min_length=1)
+    """Namespace for datasets, models and deployments (created if missing)."""
     dataset_name: str = Field("nat-dpo", min_length=1)
+    """Base name; each cut is `<dataset_name>-<sequence>`."""
     dataset_output_dir: str | None = None
+    """Kept for NAT compatibility; the batcher's datasets_dir holds the files."""
     create_namespace_if_missing: bool = True
+    """Create the namespace in the Entity Store and the Data Store."""
     customization_config: str = Field(min_length=1)
+    """Customizer config, e.g. meta/llama-3.2-1b-instruct@v1.0.0+A100."""
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     use_full_message_history: bool = False
+    """Prompt as the full message list; false: the last message's content."""
     deploy_on_completion: bool = False
+    """Deploy the trained model and wait until it is ready."""
     deployment_config: NIMDeploymentConfig = Field(default_factory=NIMDeploymentConfig)
     poll_interval_seconds: PositiveFloat = 30.0
+    """Seconds between job status polls."""
     deployment_timeout_seconds: PositiveFloat = 1800.0
+    """Deadline for a deployment to become ready."""
     max_consecutive_status_failures: int = Field(3, ge=1, le=10)
+    """Status reads that may fail in a row before the job is reported unknown."""
     api_token: SecretStr | None = None
+    """Bearer token for a gateway in front of the platform (prefstream addition)."""
     request_timeout_seconds: PositiveFloat = 60.0
+    """Per-request HTTP timeout."""
     job_timeout_seconds: PositiveFloat | None = None
+    """Overall deadline per job; on expiry it is cancelled and reported failed."""
 
     @field_validator("entity_host", "datastore_host")
     @classmethod
@@ -103,10 +139,15 @@ class NeMoCustomizerTrainerConfig(_NatComponent):
 
     type: Literal["nemo_customizer_trainer"] = Field("nemo_customizer_trainer", alias="_type")
     num_runs: PositiveInt = 1
+    """NAT collection runs; a stream has none (kept for compatibility)."""
     continue_on_collection_error: bool = False
+    """NAT only (kept for compatibility)."""
     deduplicate_pairs: bool = True
+    """Drop pairs whose (prompt, chosen, rejected) was already seen."""
     max_pairs: PositiveInt | None = None
+    """Cap a dataset's size (seeded sampling in cumulative mode)."""
     wait_for_completion: bool = True
+    """NAT only (the submitter always follows jobs)."""
 
 
 class LLMConfig(BaseModel):

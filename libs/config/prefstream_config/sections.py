@@ -22,7 +22,7 @@ def _nemo_only() -> list[ExportFormat]:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class TopicsConfig(_Section):
@@ -38,6 +38,7 @@ class KafkaConfig(_Section):
     """Connection and topic layout. No ``bootstrap_servers`` means the embedded Tansu broker."""
 
     bootstrap_servers: str | None = None
+    """Kafka brokers; none: the embedded Tansu broker on 127.0.0.1:embedded_port."""
     client_id: str = "prefstream"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -48,11 +49,14 @@ class KafkaConfig(_Section):
     ssl_keyfile: str | None = None
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     partitions: PositiveInt = 4
+    """Partitions of the candidates and pairs topics (pairing instances scale up to this)."""
     replication_factor: PositiveInt = 1
     jobs_topic_compacted: bool = True
     session_timeout_ms: PositiveInt = 10_000
+    """Consumer group session timeout (Tansu joins take half of it)."""
     heartbeat_interval_ms: PositiveInt = 3_000
     max_record_bytes: PositiveInt = 1_048_576
+    """Records above this size go to the dead-letter topic."""
     embedded_port: int = Field(9092, ge=0, le=65535)
 
 
@@ -63,8 +67,11 @@ class PairingConfig(_Section):
         None, description="Name under trajectory_builders; default: finetuning's or the only one."
     )
     inactivity_gap_seconds: PositiveFloat = 30.0
+    """Close a window this long after its last candidate."""
     max_window_age_seconds: PositiveFloat = 300.0
+    """Close a window this long after its first candidate."""
     late_policy: Literal["pair", "deadletter"] = "pair"
+    """A candidate for a closed window: pair it with the stored ones, or dead-letter it."""
     group_id: str = "prefstream-pairing"
     db_path: str = "data/pairing.duckdb"
     batch_max_records: PositiveInt = 1000
@@ -76,14 +83,21 @@ class BatcherConfig(_Section):
     """When a dataset is cut and what goes into it."""
 
     mode: Literal["incremental", "cumulative"] = "incremental"
+    """incremental: only pairs never used before; cumulative: all pairs (capped by max_pairs)."""
     min_new_pairs: PositiveInt = 1000
+    """Cut when this many new unique pairs are pending."""
     max_wait_seconds: PositiveFloat = 3600.0
+    """Or cut this long after the oldest pending pair, if at least min_pairs are pending."""
     min_pairs: PositiveInt = 10
+    """Smallest dataset a max_wait_seconds cut produces."""
     max_pairs: PositiveInt | None = None
     seed: int = 0
     validation_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    """Share of examples (by hash of example_id) in the validation file."""
     policy_models: list[str] | None = None
+    """Only pairs from these policy models go into a cut; none: all."""
     datasets_dir: str = "data/datasets"
+    """Where cut datasets are written (never overwritten)."""
     export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
@@ -101,7 +115,9 @@ class BatcherConfig(_Section):
 
 class SubmitterConfig(_Section):
     max_concurrent_jobs: PositiveInt = 1
+    """Customizer jobs running at once; further datasets queue."""
     queue_policy: Literal["fifo", "latest"] = "fifo"
+    """latest: a newer dataset supersedes queued older ones."""
     group_id: str = "prefstream-submitter"
     db_path: str = "data/submitter.duckdb"
     http_host: str = "127.0.0.1"
