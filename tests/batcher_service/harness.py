@@ -12,13 +12,12 @@ import json
 import os
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
@@ -30,7 +29,8 @@ from prefstream_events import DatasetReady, DeadLetter, PairEvent, decode, encod
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers._process import ManagedProcess
 from prefstream_kafka.local_brokers.ports import free_port
-from pydantic import BaseModel, ConfigDict, Field
+
+from tests.support import http_probe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -269,16 +269,10 @@ class ServiceProcess:
         return self
 
     def readyz(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
-                body: dict[str, Any] = json.loads(r.read())
-                return body
-        except (OSError, ValueError):
-            return None
+        return http_probe.readyz(self.port)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            return str(r.read().decode())
+        return http_probe.metrics(self.port)
 
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -310,54 +304,6 @@ class ServiceProcess:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self.proc.terminate(timeout_s)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Message(_Strict):
-    role: Annotated[str, Field(min_length=1)]
-    content: str
-
-
-class NemoDpoRow(_Strict):
-    """NeMo Customizer's DPO row: a string prompt or a non-empty message list."""
-
-    prompt: str | Annotated[list[Message], Field(min_length=1)]
-    chosen_response: str
-    rejected_response: str
-
-
-class TrlStandardRow(_Strict):
-    prompt: str
-    chosen: str
-    rejected: str
-
-
-class TrlConversationalRow(_Strict):
-    prompt: list[Message]
-    chosen: Annotated[list[Message], Field(min_length=1, max_length=1)]
-    rejected: Annotated[list[Message], Field(min_length=1, max_length=1)]
-
-
-ROW_SCHEMAS: dict[str, type[_Strict]] = {
-    "nemo": NemoDpoRow,
-    "trl_standard": TrlStandardRow,
-    "trl_conversational": TrlConversationalRow,
-}
-
-
-def read_rows(path: Path, fmt: str = "nemo") -> list[dict[str, Any]]:
-    """Every line of a JSONL file, each validated by the strict schema of ``fmt``."""
-    data = path.read_bytes()
-    assert not data or data.endswith(b"\n"), f"{path} does not end with a newline"
-    rows = []
-    for line in data.splitlines():
-        row = json.loads(line)
-        ROW_SCHEMAS[fmt].model_validate(row)
-        rows.append(row)
-    return rows
 
 
 def dataset_pair_ids(event: DatasetReady) -> set[str]:

@@ -16,6 +16,8 @@ from prefstream_events import DatasetReady, PairEvent
 from prefstream_kafka import ensure_topics
 from prefstream_stores.batcher import BatcherStore, DatasetState
 
+from tests.support.dpo_rows import read_rows
+
 from .harness import (
     REPO,
     Env,
@@ -26,7 +28,6 @@ from .harness import (
     dataset_pair_ids,
     pair_event,
     produce,
-    read_rows,
     running,
 )
 

@@ -31,7 +31,7 @@ from prefstream_datasets import (
 from prefstream_events import PairEvent
 from prefstream_stores.batcher import BatcherStore, CutSpec, DatasetState, md5_key
 
-from .harness import read_rows
+from tests.support.dpo_rows import read_rows
 
 FORMATS: tuple[ExportFormat, ...] = ("nemo", "trl_standard", "trl_conversational")
 Arrived = tuple[int, int, PairEvent]

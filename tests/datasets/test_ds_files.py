@@ -39,7 +39,8 @@ from prefstream_datasets import (
 )
 from prefstream_events import PairEvent
 
-from .dpo_schema import read_rows
+from tests.support.dpo_rows import read_rows
+
 from .strategies import pair_sets
 
 FORMATS: tuple[ExportFormat, ...] = ("nemo", "trl_standard", "trl_conversational")

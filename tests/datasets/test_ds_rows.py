@@ -13,7 +13,8 @@ from prefstream_datasets import EXPORT_FORMATS, Fragment, encode_fragments, rend
 from prefstream_datasets.arrow_lines import contiguous_bytes, render_lines
 from prefstream_events import ChatMessage
 
-from .dpo_schema import SCHEMAS
+from tests.support.dpo_rows import SCHEMAS
+
 from .strategies import PROMPT, SOME_TEXT
 
 

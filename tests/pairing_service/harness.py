@@ -7,11 +7,9 @@ deadline, never on lag or end offsets (Tansu's are wrong after batched produce).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,8 @@ from prefstream_kafka.local_brokers._process import ManagedProcess
 from prefstream_kafka.local_brokers.ports import free_port
 from prefstream_pairing import OfflineBuilder, PairingOptions
 from prefstream_stores.pairing import read_pair_ids
+
+from tests.support import http_probe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,16 +125,10 @@ class Service:
         return self
 
     def readyz(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
-                body: dict[str, Any] = json.loads(r.read())
-                return body
-        except (OSError, ValueError):
-            return None
+        return http_probe.readyz(self.port)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            return str(r.read().decode())
+        return http_probe.metrics(self.port)
 
     async def wait_metric(self, line: str, timeout_s: float = 30.0) -> None:
         """Metrics follow the DuckDB commit, which follows the publish: poll for them."""

@@ -4,7 +4,6 @@ reason pydantic gives it, the service keeps running, and valid records still pai
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 import uuid
@@ -15,11 +14,9 @@ from hypothesis import strategies as st
 from prefstream_events import CandidateEvent, DeadLetter, InvalidEvent, decode
 from prefstream_pairing.synthetic import synthetic_lines
 
-from .harness import Env, Service, TopicReader, offline_pair_ids, produce
+from tests.pairing.corpus import broken_events
 
-# The corpus lives with the decoder's unit tests; pytest puts tests/ on sys.path, mypy
-# names the module differently, so it is imported by name at run time.
-broken_events = importlib.import_module("pairing.corpus").broken_events
+from .harness import Env, Service, TopicReader, offline_pair_ids, produce
 
 OVERSIZE_LIMIT = 64 * 1024
 

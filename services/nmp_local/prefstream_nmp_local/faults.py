@@ -17,9 +17,9 @@ import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from prefstream_nmp_local.settings import NmpLocalSettings, RouteValues
+from prefstream_nmp_local.settings import Latency, NmpLocalSettings, Rate, RouteValues
 
 if TYPE_CHECKING:
     from prefstream_nmp_local.context import AppContext
@@ -38,28 +38,12 @@ class FaultConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    error_rate: RouteValues = 0.0
+    error_rate: Rate = 0.0
     error_status: int = Field(503, ge=500, le=599)
-    latency_ms: RouteValues = 0.0
-    drop_rate: RouteValues = 0.0
-    drop_response_rate: RouteValues = 0.0
+    latency_ms: Latency = 0.0
+    drop_rate: Rate = 0.0
+    drop_response_rate: Rate = 0.0
     fail_jobs_at_percent: float | None = Field(None, ge=0, le=100)
-
-    @field_validator("error_rate", "drop_rate", "drop_response_rate")
-    @classmethod
-    def _probabilities(cls, value: RouteValues) -> RouteValues:
-        values = value.values() if isinstance(value, dict) else [value]
-        if any(not 0.0 <= v <= 1.0 for v in values):
-            raise ValueError("rates must be within [0, 1]")
-        return value
-
-    @field_validator("latency_ms")
-    @classmethod
-    def _non_negative(cls, value: RouteValues) -> RouteValues:
-        values = value.values() if isinstance(value, dict) else [value]
-        if any(v < 0 for v in values):
-            raise ValueError("latency must be >= 0")
-        return value
 
     @classmethod
     def from_settings(cls, s: NmpLocalSettings) -> FaultConfig:

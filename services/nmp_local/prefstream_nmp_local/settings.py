@@ -10,13 +10,34 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "NMP_LOCAL_"
 
 RouteValues = float | dict[str, float]
+
+
+def _values(value: RouteValues) -> list[float]:
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+def _probabilities(value: RouteValues) -> RouteValues:
+    if any(not 0.0 <= v <= 1.0 for v in _values(value)):
+        raise ValueError("rates must be within [0, 1]")
+    return value
+
+
+def _non_negative(value: RouteValues) -> RouteValues:
+    if any(v < 0 for v in _values(value)):
+        raise ValueError("latency must be >= 0")
+    return value
+
+
+Rate = Annotated[RouteValues, AfterValidator(_probabilities)]
+"""A probability, or one per route pattern; shared by settings and the live fault API."""
+Latency = Annotated[RouteValues, AfterValidator(_non_negative)]
 """A number applied to every route, or ``{route pattern: number}`` (see ``faults.py``)."""
 
 
@@ -46,31 +67,15 @@ class NmpLocalSettings(BaseModel):
     """Files larger than this (or whose sample holds a NUL byte) are sent through git-LFS."""
 
     # Fault injection.
-    error_rate: RouteValues = 0.0
+    error_rate: Rate = 0.0
     error_status: int = Field(503, ge=500, le=599)
-    latency_ms: RouteValues = 0.0
-    drop_rate: RouteValues = 0.0
+    latency_ms: Latency = 0.0
+    drop_rate: Rate = 0.0
     """Probability that a request's connection is dropped before it is handled."""
-    drop_response_rate: RouteValues = 0.0
+    drop_response_rate: Rate = 0.0
     """Probability that a request is handled but its response is lost (connection dropped)."""
     fail_jobs_at_percent: float | None = Field(None, ge=0, le=100)
     fault_seed: int | None = None
-
-    @field_validator("error_rate", "drop_rate", "drop_response_rate")
-    @classmethod
-    def _probabilities(cls, value: RouteValues) -> RouteValues:
-        values = value.values() if isinstance(value, dict) else [value]
-        if any(not 0.0 <= v <= 1.0 for v in values):
-            raise ValueError("rates must be within [0, 1]")
-        return value
-
-    @field_validator("latency_ms")
-    @classmethod
-    def _non_negative(cls, value: RouteValues) -> RouteValues:
-        values = value.values() if isinstance(value, dict) else [value]
-        if any(v < 0 for v in values):
-            raise ValueError("latency must be >= 0")
-        return value
 
     @classmethod
     def from_env(
