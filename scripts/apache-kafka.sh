@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka 4.x (KRaft) for prefstream: jars from Maven Central,
-# Java 17 from PATH (or JAVA_HOME). Thin wrapper over the Python launcher.
+# Java 17 from PATH (or JAVA_HOME). Thin wrapper over the Python launcher of the tests
+# (prefstream_testing.apache_kafka).
 #
 #   scripts/apache-kafka.sh fetch                  # fill the jar cache (CI warm-up)
 #   scripts/apache-kafka.sh start [--dir D] [--port P] [--fresh]   # foreground, Ctrl-C stops
@@ -17,4 +18,4 @@ if [[ ! -x "$python" ]]; then
   echo "apache-kafka.sh: $python not found: create the venv first (uv sync) or set PYTHON" >&2
   exit 2
 fi
-exec "$python" -m prefstream_kafka.local_brokers.apache "$@"
+exec "$python" -m prefstream_testing.apache_kafka "$@"

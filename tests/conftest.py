@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from typing import Literal, Protocol
 
 import pytest
-from prefstream_kafka.local_brokers import ApacheKafka, EmbeddedTansu, LocalBrokerError
+from prefstream_kafka.local_brokers import EmbeddedTansu, LocalBrokerError
+from prefstream_testing.apache_kafka import ApacheKafka
 
 BROKER_ENV = "PREFSTREAM_TEST_BROKER"
 BrokerKind = Literal["tansu", "apache"]

@@ -139,7 +139,8 @@ def generate(db: Path, pairs: int, seed: int, memory_limit: str) -> dict[str, An
 
 def cut(db: Path, out: Path, ends: dict[int, int], memory_limit: str) -> dict[str, object]:
     from prefstream_batcher_service.materialize import OutputOptions, build
-    from prefstream_stores.batcher import BatcherStore, CutSpec
+    from prefstream_datasets import CutSpec
+    from prefstream_stores.batcher import BatcherStore
 
     store = BatcherStore(db, memory_limit=memory_limit)
     spec = CutSpec(

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prefstream_pairing.synthetic import synthetic_lines
+from prefstream_testing.synthetic import synthetic_lines
 
 
 def one_run(src: Path, out: Path) -> tuple[float, float, float]:

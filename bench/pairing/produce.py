@@ -14,7 +14,7 @@ import time
 import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from prefstream_pairing.synthetic import synthetic_events
+from prefstream_testing.synthetic import synthetic_events
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -13,22 +13,21 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from prefstream_batcher_service.app import create
 from prefstream_batcher_service.service import BatcherService
 from prefstream_config import PrefstreamConfig
 from prefstream_datasets import FILES, MANIFEST, file_digest, read_pair_ids
-from prefstream_events import DatasetReady, DeadLetter, PairEvent, decode, encode
+from prefstream_events import DatasetReady, PairEvent, encode
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers._process import ManagedProcess
 from prefstream_kafka.local_brokers.ports import free_port
+from prefstream_testing import kafka as kafka_testing
 
 from tests.support import http_probe
 
@@ -141,88 +140,21 @@ async def produce(
     """Send pairs keyed by ``example_id`` (as the pairing service does), batched per
     partition with aiokafka's batch API; raw ``(key, value)`` tuples are sent as they are."""
     topic = topic or env.pairs
-    producer = AIOKafkaProducer(
-        bootstrap_servers=env.bootstrap,
-        linger_ms=5,
-        max_batch_size=1024 * 1024,
-        max_request_size=4 * 1024 * 1024,
-        enable_idempotence=False,
-    )
-    await producer.start()
-    try:
-        parts = sorted(await producer.partitions_for(topic))
-        partitioner = DefaultPartitioner()
-        cache: dict[bytes | None, int] = {None: parts[0]}
-        futures = []
-        for start in range(0, len(items), chunk):
-            by_part: dict[int, list[tuple[bytes | None, bytes]]] = {}
-            for item in items[start : start + chunk]:
-                if isinstance(item, PairEvent):
-                    key: bytes | None = item.example_id.encode()
-                    value = encode(item)
-                else:
-                    key, value = item
-                part = cache.get(key)
-                if part is None:
-                    part = cache[key] = partitioner(key, parts, parts)
-                by_part.setdefault(part, []).append((key, value))
-            for part, records in by_part.items():
-                if topic == env.pairs:
-                    env.sent[part] = env.sent.get(part, 0) + len(records)
-                batch = producer.create_batch()
-                for key, value in records:
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        futures.append(await producer.send_batch(batch, topic, partition=part))
-                        batch = producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None)
-                futures.append(await producer.send_batch(batch, topic, partition=part))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    records: list[tuple[bytes | None, bytes]] = [
+        (item.example_id.encode(), encode(item)) if isinstance(item, PairEvent) else item
+        for item in items
+    ]
+    sent = await kafka_testing.produce_batched(env.bootstrap, topic, records, chunk=chunk)
+    if topic == env.pairs:
+        for part, count in sent.items():
+            env.sent[part] = env.sent.get(part, 0) + count
 
 
-class TopicReader:
-    """Reads a topic from the beginning without a group and keeps every record."""
+class TopicReader(kafka_testing.TopicReader):
+    """Reads one of this deployment's topics from the beginning, without a group."""
 
     def __init__(self, env: Env, topic: str) -> None:
-        self.topic = topic
-        self.values: list[bytes] = []
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=env.bootstrap, enable_auto_commit=False, group_id=None
-        )
-
-    async def __aenter__(self) -> TopicReader:
-        await self.consumer.start()
-        await self.consumer._client.force_metadata_update()
-        parts = self.consumer.partitions_for_topic(self.topic) or {0}
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_beginning(*tps)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-
-    async def poll(self) -> None:
-        batches = await self.consumer.getmany(timeout_ms=200)
-        for records in batches.values():
-            self.values.extend(r.value or b"" for r in records)
-
-    async def wait_for(
-        self, done: Callable[[list[bytes]], bool], timeout_s: float, what: str
-    ) -> list[bytes]:
-        deadline = time.monotonic() + timeout_s
-        while not done(self.values):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-            await self.poll()
-        return self.values
-
-    def datasets(self) -> list[DatasetReady]:
-        return [decode(DatasetReady, v) for v in self.values]
-
-    def dead_letters(self) -> list[DeadLetter]:
-        return [decode(DeadLetter, v) for v in self.values]
+        super().__init__(env.bootstrap, topic)
 
 
 @asynccontextmanager

@@ -30,7 +30,7 @@ async def test_200k_pairs_make_four_threshold_datasets_and_a_timed_fifth(env: En
             for start in range(0, total, step):
                 await produce(env, records[start : start + step])
                 await reader.poll()
-            await reader.wait_for(lambda v: len(v) >= 5, 180, "five datasets")
+            await reader.wait_for(lambda r: len(r.values) >= 5, 180, "five datasets")
             elapsed = time.monotonic() - started
             await reader.poll()
         events = reader.datasets()

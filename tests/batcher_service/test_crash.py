@@ -58,7 +58,7 @@ async def test_sigkill_anywhere_loses_nothing_and_announces_once(env: Env) -> No
         await final.wait_ready(60)
         async with TopicReader(env, env.datasets) as reader:
 
-            def everything(_: list[bytes]) -> bool:
+            def everything(_: TopicReader) -> bool:
                 names = by_name(reader.datasets())
                 return sum(v[0].num_pairs for v in names.values()) >= TOTAL
 

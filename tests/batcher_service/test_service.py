@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import yaml
-from prefstream_datasets import read_manifest
+from prefstream_datasets import DatasetState, read_manifest
 from prefstream_events import DatasetReady, PairEvent
 from prefstream_kafka import ensure_topics
-from prefstream_stores.batcher import BatcherStore, DatasetState
+from prefstream_stores.batcher import BatcherStore
 
 from tests.support.dpo_rows import read_rows
 
@@ -58,7 +58,7 @@ async def test_thresholds_dead_letters_and_idempotent_replay(env: Env) -> None:
     first_of = {p.pair_id for p in unique}
 
     async with TopicReader(env, env.datasets) as announced, running(env.config("a", **config)):
-        await announced.wait_for(lambda v: len(v) >= 2, 60, "two datasets")
+        await announced.wait_for(lambda r: len(r.values) >= 2, 60, "two datasets")
     events = announced.datasets()
     assert [e.name for e in events] == ["nat-dpo-1", "nat-dpo-2"]
     seen: set[str] = set()
@@ -83,7 +83,7 @@ async def test_thresholds_dead_letters_and_idempotent_replay(env: Env) -> None:
     assert seen == {p.pair_id for p in unique[:2200] if p.pair_id in seen}
 
     async with TopicReader(env, env.deadletter) as dead:
-        await dead.wait_for(lambda v: len(v) >= 5, 30, "dead letters")
+        await dead.wait_for(lambda r: len(r.values) >= 5, 30, "dead letters")
     letters = dead.dead_letters()
     assert sorted(d.reason for d in letters) == ["missing_field"] + ["not_json"] * 4
     assert all(d.service == "batcher" and d.source.topic == env.pairs for d in letters)
@@ -101,7 +101,7 @@ async def test_thresholds_dead_letters_and_idempotent_replay(env: Env) -> None:
         )
         assert dataset_pair_ids(rebuilt) == dataset_pair_ids(event)
         assert copy.dataset_id == event.dataset_id, "same bytes: same content address"
-    _assert_ledger(env.tmp / "b" / "batcher.duckdb", 2)
+    _assert_cut_log(env.tmp / "b" / "batcher.duckdb", 2)
 
     # the batcher that made them, replaying everything again under a new group: no new dataset
     replay = env.config("a", **config).model_copy(deep=True)
@@ -110,7 +110,7 @@ async def test_thresholds_dead_letters_and_idempotent_replay(env: Env) -> None:
         await consumed(again, env.sent, 60)
         assert again.state.pending == 200, "only the 200 never cut are pending"
     async with TopicReader(env, env.datasets) as after:
-        await after.wait_for(lambda v: len(v) >= 2, 30, "the datasets")
+        await after.wait_for(lambda r: len(r.values) >= 2, 30, "the datasets")
         await after.poll()
     assert [e.name for e in after.datasets()] == ["nat-dpo-1", "nat-dpo-2"]
 
@@ -126,10 +126,10 @@ async def _written(directory: Path, count: int) -> None:
         await asyncio.sleep(0.1)
 
 
-def _assert_ledger(db: Path, count: int) -> None:
+def _assert_cut_log(db: Path, count: int) -> None:
     store = BatcherStore(db)
     try:
-        entries = store.ledger()
+        entries = store.cut_records()
         assert [e.state for e in entries] == [DatasetState.ANNOUNCED] * count
     finally:
         store.close()
@@ -150,7 +150,7 @@ async def test_a_fresh_batcher_without_history_cuts_the_same_on_one_partition(
         cfg.kafka.topics.datasets = topic
         await ensure_topics(cfg.kafka)
         async with TopicReader(env, topic) as reader, running(cfg):
-            await reader.wait_for(lambda v: len(v) >= 3, 60, "three datasets")
+            await reader.wait_for(lambda r: len(r.values) >= 3, 60, "three datasets")
         runs.append(reader.datasets())
     first, second = runs
     assert [e.dataset_id for e in first] == [e.dataset_id for e in second]

@@ -20,31 +20,22 @@ from prefstream_batcher_service.decode import pair_row
 from prefstream_batcher_service.materialize import DatasetConflict, OutputOptions, build
 from prefstream_datasets import (
     FILES,
-    DatasetOptions,
+    CutSpec,
+    DatasetState,
     ExportFormat,
     bucket64,
-    plan_dataset,
     read_manifest,
     read_pair_ids,
-    write_files,
 )
 from prefstream_events import PairEvent
-from prefstream_stores.batcher import BatcherStore, CutSpec, DatasetState, md5_key
+from prefstream_stores.batcher import BatcherStore, md5_key
+from prefstream_testing.reference_cut import DatasetOptions, plan_dataset, write_files
+from prefstream_testing.strategies import SHORT_PROMPT, SHORT_TEXT, pair_events
 
 from tests.support.dpo_rows import read_rows
 
 FORMATS: tuple[ExportFormat, ...] = ("nemo", "trl_standard", "trl_conversational")
 Arrived = tuple[int, int, PairEvent]
-
-
-TEXT = st.sampled_from(["", "x", 'say "hi"', "back\\slash", "é", "日本", "\n"])
-PROMPTS = st.one_of(
-    TEXT,
-    st.lists(
-        st.fixed_dictionaries({"role": st.sampled_from(["system", "user"]), "content": TEXT}),
-        max_size=3,
-    ),
-)
 
 
 @st.composite
@@ -54,24 +45,7 @@ def streams(draw: st.DrawFn) -> list[Arrived]:
     out: list[Arrived] = []
     offsets = [0, 0, 0]
     for i in range(draw(st.integers(0, 60))):
-        content = draw(st.integers(0, 35))
-        p = PairEvent(
-            pair_id=f"pair-{i}",
-            content_hash=f"content-{content}",
-            run_id="",
-            example_id=f"example-{draw(st.integers(0, 9))}",
-            turn_id="t0",
-            prompt=draw(PROMPTS),
-            chosen=f"chosen {content} " + draw(TEXT),
-            rejected=f"rejected {content}",
-            chosen_score=1.0,
-            rejected_score=0.0,
-            score_diff=1.0,
-            reward=1.0,
-            chosen_index=0,
-            rejected_index=1,
-            policy_model=draw(st.sampled_from(["policy-a", "policy-b", None])),
-        )
+        p = draw(pair_events(i, examples=10, contents=36, prompts=SHORT_PROMPT, texts=SHORT_TEXT))
         part = draw(st.integers(0, 2))
         out.append((part, offsets[part], p))
         offsets[part] += 1
@@ -278,10 +252,10 @@ def test_a_second_attempt_reuses_the_directory_and_its_event(tmp_path: Path) -> 
     again = build(store, spec, options)
     assert again.reused
     assert again.event == first.event
-    # membership and the ledger
+    # membership and the cut log
     store.record_cut(spec)
     store.mark_written(again.selection, again.event.dataset_id, again.event.model_dump_json())
-    [entry] = store.ledger()
+    [entry] = store.cut_records()
     assert entry.state is DatasetState.WRITTEN
     assert entry.event == first.event.model_dump_json()
     membership = store.dataset_of([p.pair_id for _, _, p in arrived])

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from prefstream_config import ConfigError, load_config, masked_dict, render_yaml
+from prefstream_config import (
+    ConfigError,
+    PrefstreamConfig,
+    load_config,
+    masked_dict,
+    render_yaml,
+)
 from prefstream_config.loader import expand_env
+from prefstream_config.secrets import ANY_KEY, secret_paths
+from pydantic import SecretStr, ValidationError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAT_EXAMPLE = FIXTURES / "nat_dpo_example.yml"
@@ -167,3 +176,100 @@ def test_secrets_are_masked(tmp_path: Path) -> None:
     assert shown["trainer_adapters"]["a"]["hf_token"] == "**********"
     assert shown["llms"]["l"]["api_key"] == "**********"
     assert config.adapter().hf_token.get_secret_value() == "hf_secret_456"
+
+
+SECRET_PATHS = secret_paths(PrefstreamConfig)
+SECRET_IDS = [".".join(p) for p in SECRET_PATHS]
+ADAPTER_REQUIRED = {
+    "_type": "nemo_customizer_trainer_adapter",
+    "entity_host": "http://e",
+    "datastore_host": "http://d",
+    "namespace": "n",
+    "customization_config": "c",
+}
+
+
+def _yaml_with_secret(path: tuple[str, ...], scalar: str) -> str:
+    """A config whose secret at ``path`` (``*`` -> ``x``) is the YAML text ``scalar`` as written."""
+    keys = [("x" if k == ANY_KEY else k) for k in path]
+    data: dict[str, Any] = {"trainer_adapters": {"x": dict(ADAPTER_REQUIRED)}}
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = "@SECRET@"
+    return yaml.safe_dump(data).replace("'@SECRET@'", scalar)
+
+
+def _secret(config: PrefstreamConfig, path: tuple[str, ...]) -> str:
+    node: Any = config
+    for key in path:
+        key = "x" if key == ANY_KEY else key
+        node = node[key] if isinstance(node, dict) else getattr(node, key)
+    assert isinstance(node, SecretStr)
+    return node.get_secret_value()
+
+
+def test_every_secret_field_is_enumerated() -> None:
+    """The parametrized tests below cover what this finds; a new SecretStr field joins them."""
+    assert set(SECRET_IDS) >= {
+        "kafka.sasl_password",
+        "trainer_adapters.*.hf_token",
+        "trainer_adapters.*.api_token",
+        "llms.*.api_key",
+    }
+
+
+@pytest.mark.parametrize("path", SECRET_PATHS, ids=SECRET_IDS)
+@pytest.mark.parametrize("scalar", ["31415926535", "true", "0123", "1_000", "3.25", "yes"])
+def test_yaml_secret_is_the_text_as_written(
+    tmp_path: Path, path: tuple[str, ...], scalar: str
+) -> None:
+    file = tmp_path / "c.yml"
+    file.write_text(_yaml_with_secret(path, scalar))
+    config = load_config(file, environ={})
+    assert _secret(config, path) == scalar
+    shown: Any = masked_dict(config)
+    for key in path:
+        shown = shown["x" if key == ANY_KEY else key]
+    assert shown == "**********"
+    assert "31415926535" not in render_yaml(config)
+
+
+@pytest.mark.parametrize("path", SECRET_PATHS, ids=SECRET_IDS)
+@pytest.mark.parametrize("text", ["31415926535", "true", "0123"])
+def test_env_and_override_secret_is_the_text_as_given(
+    tmp_path: Path, path: tuple[str, ...], text: str
+) -> None:
+    file = tmp_path / "c.yml"
+    file.write_text(_yaml_with_secret(path, "placeholder"))
+    env_name = "PREFSTREAM__" + "__".join(("x" if k == ANY_KEY else k).upper() for k in path)
+    assert _secret(load_config(file, environ={env_name: text}), path) == text
+    dotted = ".".join("x" if k == ANY_KEY else k for k in path)
+    assert _secret(load_config(file, [(dotted, text)], environ={}), path) == text
+
+
+@pytest.mark.parametrize("path", SECRET_PATHS, ids=SECRET_IDS)
+@pytest.mark.parametrize("scalar", ["[31415926535]", "{pw: 31415926535}"])
+def test_invalid_secret_is_never_echoed(tmp_path: Path, path: tuple[str, ...], scalar: str) -> None:
+    """Neither our error nor pydantic's own ``input_value`` shows a secret that failed."""
+    file = tmp_path / "c.yml"
+    file.write_text(_yaml_with_secret(path, scalar))
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ={})
+    message = str(caught.value)
+    assert ".".join("x" if k == ANY_KEY else k for k in path) in message
+    assert "quote it" in message
+    assert "31415926535" not in message
+    with pytest.raises(ValidationError) as raw:
+        PrefstreamConfig.model_validate(yaml.safe_load(file.read_text()))
+    assert "31415926535" not in str(raw.value)
+    assert "31415926535" not in repr(raw.value.errors())
+
+
+def test_secret_is_not_echoed_next_to_another_error() -> None:
+    """The reported case: a numeric password in the environment and some other mistake."""
+    env = {"PREFSTREAM__KAFKA__SASL_PASSWORD": "31415926535"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [("kafka.partitions", "0")], environ=env)
+    assert "kafka.partitions" in str(caught.value)
+    assert "31415926535" not in str(caught.value)

@@ -16,7 +16,6 @@ from prefstream_datasets import (
     FILES,
     MANIFEST,
     Counts,
-    DatasetOptions,
     ExportFormat,
     HashingWriter,
     Manifest,
@@ -28,20 +27,18 @@ from prefstream_datasets import (
     deduplicate,
     file_digest,
     new_staging_dir,
-    plan_dataset,
     policy_allowed,
     publish_dir,
     read_manifest,
     read_pair_ids,
     sample,
-    write_files,
     write_manifest,
 )
 from prefstream_events import PairEvent
+from prefstream_testing.reference_cut import DatasetOptions, plan_dataset, write_files
+from prefstream_testing.strategies import pair_sets
 
 from tests.support.dpo_rows import read_rows
-
-from .strategies import pair_sets
 
 FORMATS: tuple[ExportFormat, ...] = ("nemo", "trl_standard", "trl_conversational")
 

@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from prefstream_datasets import EXPORT_FORMATS, Fragment, encode_fragments, render, row, template
 from prefstream_datasets.arrow_lines import contiguous_bytes, render_lines
 from prefstream_events import ChatMessage
+from prefstream_testing.strategies import PROMPT, SOME_TEXT
 
 from tests.support.dpo_rows import SCHEMAS
-
-from .strategies import PROMPT, SOME_TEXT
 
 
 def _prompt(raw: Any) -> Any:

@@ -18,8 +18,7 @@ from prefstream_datasets import (
     summarize,
 )
 from prefstream_events import PairEvent
-
-from .strategies import pair_sets
+from prefstream_testing.strategies import pair_sets
 
 FRACTIONS = st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.9])
 

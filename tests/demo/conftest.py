@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prefstream_config import KafkaConfig, PrefstreamConfig, TopicsConfig
-from prefstream_kafka import TopicSpec, ensure_topics, test_profile
+from prefstream_kafka import TopicSpec, ensure_topics
+from prefstream_testing.kafka import test_profile
 
 Responder = Callable[[dict[str, Any]], tuple[int, Any]]
 _EMPTY = re.compile(r"row (\d), column (\d)")

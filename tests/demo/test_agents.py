@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from prefstream_config import LLMConfig, PrefstreamConfig
 from prefstream_demo import play_games
+from prefstream_demo.tictactoe import Board, score_move
+from prefstream_demo.tictactoe.board import square_at
 from prefstream_events import CandidateEvent, ChatMessage, decode, parse_ce_headers
-from prefstream_tictactoe import Board, score_move
-from prefstream_tictactoe.board import square_at
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -10,7 +10,7 @@ import pytest
 from prefstream_config import ConfigError, LLMConfig, PrefstreamConfig, load_config
 from prefstream_demo import LLMStats, OpenAIPolicy, chat_completions_url
 from prefstream_demo.llm_policy import resolve_llm
-from prefstream_tictactoe import Board, parse_move
+from prefstream_demo.tictactoe import Board, parse_move
 from pydantic import SecretStr, ValidationError
 
 pytestmark = pytest.mark.timeout(30)

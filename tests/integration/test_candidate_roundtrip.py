@@ -17,8 +17,8 @@ from prefstream_kafka import (
     ensure_topics,
     make_broker,
     raw_body,
-    test_profile,
 )
+from prefstream_testing.kafka import test_profile
 
 pytestmark = pytest.mark.kafka
 

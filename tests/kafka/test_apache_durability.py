@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from prefstream_kafka.local_brokers import ApacheKafka, fetch_kafka
-from prefstream_kafka.local_brokers.apache import cached_jars
+from prefstream_testing.apache_kafka import ApacheKafka, cached_jars, fetch_kafka
 
 pytestmark = [pytest.mark.durable, pytest.mark.timeout(240)]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prefstream_kafka.local_brokers import (
-    ApacheKafka,
     BrokerNotReadyError,
     BrokerStartError,
     EmbeddedTansu,
     metadata_round_trip,
 )
 from prefstream_kafka.local_brokers.ports import is_port_free
+from prefstream_testing.apache_kafka import ApacheKafka
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -22,11 +22,11 @@ from collections.abc import Iterator
 
 import pexpect
 import pytest
-from prefstream_cli.commands.watch import job_events
 from prefstream_config import PrefstreamConfig, load_config
 from prefstream_demo.agents import play_games
 from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
+from prefstream_kafka.readers import job_events
 
 from .support import DEMO_CONFIG, ROOT, as_argv
 

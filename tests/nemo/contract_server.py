@@ -1,4 +1,4 @@
-"""A minimal NeMo platform written only from shared/reference/nmp-api.md, with the quirks
+"""A minimal NeMo platform written only from the contract in docs/nmp-local.md, with the quirks
 real servers are allowed to have and nmp-local does not:
 
 - an existing Entity Store namespace answers 422 (not 409);

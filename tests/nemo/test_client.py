@@ -10,17 +10,18 @@ from typing import Any
 import httpx
 import pytest
 from prefstream_nemo import NemoClient
-from prefstream_nemo.dataset_files import dataset_from_directory, local_files
 from prefstream_nemo.errors import Exists, Missing, Permanent, Transient
-from prefstream_nemo.flow import FlowSettings, SubmissionFlow
 from prefstream_nemo.http import request
-from prefstream_nemo.job_events import Emitter
 from prefstream_nemo.models import JobProgress
 from prefstream_nemo.retry import RetryPolicy, create_once
 from prefstream_stores.ledger import Ledger
+from prefstream_submission.dataset_files import dataset_from_directory, local_files
+from prefstream_submission.flow import FlowSettings, SubmissionFlow
+from prefstream_submission.job_events import Emitter
+
+from tests.support.fake_nemo import ListSink, write_dataset
 
 from .contract_server import ContractState, contract_server
-from .fakes import ListSink, write_dataset
 
 FAST = RetryPolicy(attempts=3, max_seconds=0.01, initial_seconds=0.001)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.fake_nemo import write_dataset
+
 from .contract_server import contract_server
-from .fakes import write_dataset
 
 
 def config(path: Path, base_url: str) -> Path:

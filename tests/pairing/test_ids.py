@@ -49,14 +49,20 @@ def test_content_hash_is_over_content_only() -> None:
         "r",
         "e1",
         "t",
-        [make_candidate(0, 1.0, "good", msgs), make_candidate(1, 0.0, "bad", msgs)],
+        [
+            make_candidate(candidate_index=0, score=1.0, output="good", prompt=msgs),
+            make_candidate(candidate_index=1, score=0.0, output="bad", prompt=msgs),
+        ],
         PairingOptions(),
     )
     b = pair_window(
         "r",
         "e2",
         "u",
-        [make_candidate(4, 3.0, "good", msgs), make_candidate(7, 1.0, "bad", msgs)],
+        [
+            make_candidate(candidate_index=4, score=3.0, output="good", prompt=msgs),
+            make_candidate(candidate_index=7, score=1.0, output="bad", prompt=msgs),
+        ],
         PairingOptions(),
     )
     assert a[0].content_hash == b[0].content_hash == digest

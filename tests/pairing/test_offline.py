@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from prefstream_cli.main import cli
 from prefstream_pairing import OfflineBuilder, PairingOptions
-from prefstream_pairing.synthetic import synthetic_lines
+from prefstream_testing.synthetic import synthetic_lines
 
 
 def ev(ex: str, turn: str, idx: int, score: float, **kw: object) -> bytes:
@@ -160,3 +160,38 @@ def test_cli_jobs_do_not_change_the_output(tmp_path: Path) -> None:
         assert not list(tmp_path.glob("*.part*"))
     assert outputs[0][1]["late"] == 1
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_cli_reports_hostile_lines_without_a_traceback(tmp_path: Path) -> None:
+    good = list(synthetic_lines(20, 4, seed=3))
+    head = ev("X", "t", 0, 0.5).rstrip(b"}\n")
+    hostile = [
+        head.replace(b'"output": "Xt0"', b'"output": "\xff\xfe"') + b"}\n",
+        head + b', "u": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",
+        head + b', "\xc0\xaf": 1}\n',
+        head.replace(b'"score": 0.5', b'"score": true') + b"}\n",
+        head.replace(b'"candidate_index": 0', b'"candidate_index": "0"') + b"}\n",
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(good[:5] + hostile + good[5:]))
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(cli, ["pairs", "build", str(src), "-o", str(out)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    for lineno, reason in [
+        (6, "invalid_utf8"),
+        (7, "too_deep"),
+        (8, "invalid_utf8"),
+        (9, "invalid_field"),
+        (10, "invalid_field"),
+    ]:
+        assert f"{src}:{lineno}: invalid ({reason}): " in res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])["summary"]
+    assert summary["invalid"] == 5
+    assert summary["invalid_reasons"] == {"invalid_field": 2, "invalid_utf8": 2, "too_deep": 1}
+    expected = OfflineBuilder(PairingOptions(), max_bytes=1 << 20)
+    expected.feed(good)
+    assert [json.loads(x)["pair_id"] for x in out.read_text().splitlines()] == [
+        p.pair_id for p in expected.pairs()
+    ]

@@ -1,10 +1,11 @@
-"""Every pairing rule of DESIGN.md, by example and by property (hypothesis)."""
+"""Every pairing rule of docs/pairing.md, by example and by property (hypothesis)."""
 
 from __future__ import annotations
 
 import itertools
 import random
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,10 @@ MSGS = [{"role": "user", "content": "x"}]
 
 
 def cands(*scores: float, prompt: object = "p") -> list[Candidate]:
-    return [make_candidate(i, s, f"out{i}", prompt) for i, s in enumerate(scores)]  # type: ignore[arg-type]
+    return [
+        make_candidate(candidate_index=i, score=s, output=f"out{i}", prompt=prompt)  # type: ignore[arg-type]
+        for i, s in enumerate(scores)
+    ]
 
 
 def pairs_of(cs: list[Candidate], **opts: object) -> list[tuple[int, int]]:
@@ -45,7 +49,7 @@ def test_single_candidate_counts_only_when_required() -> None:
 
 
 def test_mixed_prompts_only_pair_within_a_prompt() -> None:
-    cs = [*cands(0.9, 0.1), make_candidate(5, 0.5, "o5", MSGS)]
+    cs = [*cands(0.9, 0.1), make_candidate(candidate_index=5, score=0.5, output="o5", prompt=MSGS)]
     stats = PairingStats()
     ps = pair_window("r", "e", "t", cs, PairingOptions(), stats=stats)
     assert [(p.chosen_index, p.rejected_index) for p in ps] == [(0, 1)]
@@ -53,9 +57,15 @@ def test_mixed_prompts_only_pair_within_a_prompt() -> None:
 
 
 def test_message_list_prompt_key_order_does_not_matter() -> None:
-    a = make_candidate(0, 0.9, "a", [{"role": "user", "content": "x"}])
-    b = make_candidate(1, 0.1, "b", [{"content": "x", "role": "user"}])
-    c = make_candidate(2, 0.5, "c", "x")  # a string prompt is not the same as [user: x]
+    a = make_candidate(
+        candidate_index=0, score=0.9, output="a", prompt=[{"role": "user", "content": "x"}]
+    )
+    b = make_candidate(
+        candidate_index=1, score=0.1, output="b", prompt=[{"content": "x", "role": "user"}]
+    )
+    c = make_candidate(
+        candidate_index=2, score=0.5, output="c", prompt="x"
+    )  # a string prompt is not the same as [user: x]
     assert pairs_of([a, b, c]) == [(0, 1)]
 
 
@@ -76,9 +86,15 @@ def test_best_vs_worst_and_reward() -> None:
 
 
 def test_tie_break_is_candidate_index_not_arrival() -> None:
-    a = Candidate(3, 0.5, "a", "p", b'"p"', arrival=0)
-    b = Candidate(1, 0.5, "b", "p", b'"p"', arrival=1)
-    c = Candidate(2, 0.1, "c", "p", b'"p"', arrival=2)
+    a = Candidate(
+        candidate_index=3, score=0.5, output="a", prompt="p", prompt_key=b'"p"', arrival=0
+    )
+    b = Candidate(
+        candidate_index=1, score=0.5, output="b", prompt="p", prompt_key=b'"p"', arrival=1
+    )
+    c = Candidate(
+        candidate_index=2, score=0.1, output="c", prompt="p", prompt_key=b'"p"', arrival=2
+    )
     for order in itertools.permutations([a, b, c]):
         got = pairs_of(list(order), exhaustive_pairs=False)
         assert got == [(1, 2)]  # best = lowest index among the tied best; worst = c
@@ -105,7 +121,13 @@ opts = st.builds(
 
 def build(spec: list[tuple[float, str]]) -> list[Candidate]:
     return [
-        make_candidate(i, s, f"o{i}", MSGS if p == "MSG" else p, arrival=i)
+        make_candidate(
+            candidate_index=i,
+            score=s,
+            output=f"o{i}",
+            prompt=MSGS if p == "MSG" else p,
+            arrival=i,
+        )
         for i, (s, p) in enumerate(spec)
     ]
 
@@ -118,10 +140,7 @@ def test_arrival_order_never_changes_pairs(
     cs = build(spec)
     shuffled = cs[:]
     rnd.shuffle(shuffled)
-    shuffled = [
-        Candidate(c.candidate_index, c.score, c.output, c.prompt, c.prompt_key, j, c.policy_model)
-        for j, c in enumerate(shuffled)
-    ]
+    shuffled = [msgspec.structs.replace(c, arrival=j) for j, c in enumerate(shuffled)]
     a = pair_window("r", "e", "t", cs, o)
     b = pair_window("r", "e", "t", shuffled, o)
     assert [p.pair_id for p in a] == [p.pair_id for p in b]

@@ -13,7 +13,7 @@ def feed(
     ws.observe(part, off, ts, now)
     k = ("", key, "t")
     w = ws.get(k) or ws.open_window(k, part, off)
-    ws.add(w, make_candidate(idx, 0.5, "o", "p"), part, off, n)
+    ws.add(w, make_candidate(candidate_index=idx, score=0.5, output="o", prompt="p"), part, off, n)
     if w.complete:
         ws.close(w)
         return True
@@ -36,7 +36,9 @@ def test_duplicate_index_is_not_added() -> None:
     feed(ws, 0, 0, 0, "a", 0, 3, 0.0)
     w = ws.get(("", "a", "t"))
     assert w is not None
-    assert not ws.add(w, make_candidate(0, 0.9, "x", "p"), 0, 1, 3)
+    assert not ws.add(
+        w, make_candidate(candidate_index=0, score=0.9, output="x", prompt="p"), 0, 1, 3
+    )
 
 
 def test_inactivity_by_partition_progress_then_by_idle_wall_clock() -> None:
@@ -119,3 +121,97 @@ def test_bloom_never_forgets(keys: set[int], probe: int) -> None:
     assert all(k in bloom for k in keys)
     empty = WindowBloom(bits=1 << 12)
     assert probe not in empty
+
+
+# -- clock skew: a future-stamped record must not hold windows open --------------------
+
+NOW = 1_800_000_000_000
+"""A wall clock in milliseconds for the skew tests."""
+
+
+def skewed(
+    ws: WindowSet,
+    part: int,
+    off: int,
+    ts: int,
+    key: str,
+    idx: int,
+    n: int | None,
+    now_ms: int,
+    mono: float,
+) -> bool:
+    ws.observe(part, off, ts, mono, now_ms)
+    k = ("", key, "t")
+    w = ws.get(k) or ws.open_window(k, part, off)
+    ws.add(w, make_candidate(candidate_index=idx, score=0.5, output="o", prompt="p"), part, off, n)
+    if w.complete:
+        ws.close(w)
+        return True
+    return False
+
+
+def test_a_future_timestamp_does_not_stall_the_partition() -> None:
+    """Two candidates stamped 50 minutes ahead, then turns at real time: the far-future
+    stamps count as the wall clock, so the real-time windows close after their gap."""
+    ws = WindowSet(inactivity_gap_s=3, max_age_s=300, max_clock_skew_s=60)
+    future = NOW + 50 * 60_000
+    skewed(ws, 0, 0, future, "x", 0, None, NOW, 0.0)
+    skewed(ws, 0, 1, future, "x", 1, None, NOW, 0.0)
+    for t in range(5):
+        for c in range(4):
+            off = 2 + t * 4 + c
+            skewed(ws, 0, off, NOW + 100 * off, f"turn{t}", c, None, NOW + 100 * off, off * 0.1)
+    last_mono = 21 * 0.1
+    # The records keep coming until 2.1 s; 3 s after the last one everything has closed.
+    closed = ws.expire(now_ms=NOW + 2_200 + 3_000, now_mono=last_mono + 3.01)
+    assert sorted(w.key[1] for w, _ in closed) == ["turn0", "turn1", "turn2", "turn3", "turn4", "x"]
+    assert ws.commit_offsets() == {0: 22}
+
+
+def test_a_timestamp_within_the_skew_moves_the_clock() -> None:
+    """Within the bound a record's own timestamp is the clock (replays decide the same)."""
+    ws = WindowSet(inactivity_gap_s=3, max_age_s=300, max_clock_skew_s=60)
+    skewed(ws, 0, 0, NOW, "a", 0, None, NOW, 0.0)
+    skewed(ws, 0, 1, NOW + 30_000, "b", 0, None, NOW, 0.0)  # 30 s ahead: allowed
+    closed = ws.expire(now_ms=NOW, now_mono=0.0)
+    assert [w.key[1] for w, _ in closed] == ["a"]
+
+
+skew_steps = st.lists(
+    st.tuples(
+        st.sampled_from("abcd"),
+        st.integers(0, 3),
+        st.one_of(st.integers(-5_000, 5_000), st.integers(-(10**9), 10**10)),
+        st.integers(0, 2_000),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(skew_steps, st.integers(1, 4), st.integers(0, 120))
+def test_skew_never_stalls_and_num_candidates_still_closes(
+    steps: list[tuple[str, int, int, int]], n: int, skew_s: int
+) -> None:
+    """Whatever the record timestamps (far past, far future): a window closes the moment
+    its ``num_candidates`` arrive, and every window is closed once the wall clock is
+    ``skew + gap`` past the last record and the partition has been idle for a gap."""
+    gap_s = 2
+    ws = WindowSet(inactivity_gap_s=gap_s, max_age_s=50, max_clock_skew_s=skew_s)
+    now = NOW
+    mono = 0.0
+    for off, (key, idx, dts, dnow) in enumerate(steps):
+        now += dnow
+        mono += dnow / 1000
+        k = ("", key, "t")
+        w = ws.get(k)
+        fresh = w is None or idx not in w.candidates
+        need = (len(w.candidates) if w is not None else 0) + 1
+        done = skewed(ws, 0, off, now + dts, key, idx, n, now, mono)
+        assert done == (fresh and need >= n)
+        assert ws.commit_offsets()[0] <= off + 1
+    end = now + (skew_s + gap_s) * 1000
+    ws.expire(now_ms=end, now_mono=mono + gap_s + 0.01)
+    assert len(ws) == 0
+    if steps:
+        assert ws.commit_offsets() == {0: len(steps)}

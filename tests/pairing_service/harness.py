@@ -18,13 +18,13 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from prefstream_config import KafkaConfig
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers._process import ManagedProcess
 from prefstream_kafka.local_brokers.ports import free_port
 from prefstream_pairing import OfflineBuilder, PairingOptions
 from prefstream_stores.pairing import read_pair_ids
+from prefstream_testing import kafka as kafka_testing
 
 from tests.support import http_probe
 
@@ -189,91 +189,55 @@ def _key_of(line: bytes) -> bytes | None:
 
 async def produce(env: Env, lines: Sequence[bytes], *, chunk: int = 2000) -> None:
     """Send raw lines keyed by ``example_id`` (as agents do), batched per partition."""
+    records = [(_key_of(line), line) for line in lines]
+    await kafka_testing.produce_batched(env.bootstrap, env.candidates, records, chunk=chunk)
+
+
+class TopicReader(kafka_testing.TopicReader):
+    """Reads one of this deployment's topics from the beginning, without a group."""
+
+    def __init__(self, env: Env, topic: str) -> None:
+        partitions = 1 if topic == env.deadletter else env.partitions
+        super().__init__(env.bootstrap, topic, partitions=partitions)
+
+
+async def send_raw(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[int, bytes | None, bytes, int | None]],
+) -> None:
+    """Send ``(partition, key, value, timestamp_ms)`` one by one, in order, acknowledged;
+    records up to 16 MB (the broker must accept them)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=env.bootstrap,
-        linger_ms=5,
-        max_batch_size=1024 * 1024,
-        max_request_size=4 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        linger_ms=0,
+        max_request_size=16 * 1024 * 1024,
         enable_idempotence=False,
     )
     await producer.start()
     try:
-        parts = sorted(await producer.partitions_for(env.candidates))
-        partitioner = DefaultPartitioner()
-        for start in range(0, len(lines), chunk):
-            by_part: dict[int, list[tuple[bytes | None, bytes]]] = {}
-            for line in lines[start : start + chunk]:
-                key = _key_of(line)
-                part = partitioner(key, parts, parts) if key is not None else parts[0]
-                by_part.setdefault(part, []).append((key, line))
-            futures = []
-            for part, recs in by_part.items():
-                batch = producer.create_batch()
-                for key, value in recs:
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        futures.append(
-                            await producer.send_batch(batch, env.candidates, partition=part)
-                        )
-                        batch = producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None)
-                futures.append(await producer.send_batch(batch, env.candidates, partition=part))
-            await asyncio.gather(*futures)
+        for part, key, value, ts in records:
+            await producer.send_and_wait(topic, value, key=key, partition=part, timestamp_ms=ts)
     finally:
         await producer.stop()
 
 
-class TopicReader:
-    """Reads a topic from the beginning without a group, accumulating values."""
+async def committed_offset(env: Env, partition: int) -> int | None:
+    """The pairing group's committed offset of one candidates partition."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=env.bootstrap, group_id=f"g{env.tag}", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        offset: int | None = await consumer.committed(TopicPartition(env.candidates, partition))
+        return offset
+    finally:
+        await consumer.stop()
 
-    def __init__(self, env: Env, topic: str) -> None:
-        self.env = env
-        self.topic = topic
-        self.values: list[bytes] = []
-        self._consumer: AIOKafkaConsumer | None = None
 
-    async def __aenter__(self) -> TopicReader:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.env.bootstrap,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(self.topic) or set()
-        if not parts:
-            parts = set(range(self.env.partitions if self.topic != self.env.deadletter else 1))
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        self._consumer.assign(tps)
-        await self._consumer.seek_to_beginning(*tps)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def poll(self, timeout_s: float = 0.5) -> int:
-        assert self._consumer is not None
-        got = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=10000)
-        n = 0
-        for recs in got.values():
-            for r in recs:
-                self.values.append(r.value)
-                n += 1
-        return n
-
-    def pair_ids(self) -> list[str]:
-        return [str(msgspec.json.decode(v)["pair_id"]) for v in self.values]
-
-    async def wait_for(
-        self, done: Any, timeout_s: float, *, services: Sequence[Service] = ()
-    ) -> None:
-        """Poll until ``done(self)`` is true; fail with service logs at the deadline."""
-        deadline = time.monotonic() + timeout_s
-        while not done(self):
-            if time.monotonic() > deadline:
-                logs = "\n".join(s.proc.tail(40) for s in services)
-                raise AssertionError(
-                    f"timed out after {timeout_s}s; have {len(self.values)}\n{logs}"
-                )
-            await self.poll()
+def metric_value(text: str, name: str) -> float:
+    """The value of an unlabelled sample in a Prometheus text page (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0

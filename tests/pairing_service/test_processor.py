@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prefstream_pairing import OfflineBuilder, PairingOptions
-from prefstream_pairing_service.processor import Processor
-from prefstream_stores.pairing import PairingStore
+from prefstream_pairing import Candidate, OfflineBuilder, PairingOptions, pair_window
+from prefstream_pairing_service.processor import Processor, _candidate_row, _pair_row
+from prefstream_stores.pairing import CandidateRow, PairingStore, PairRow
 
 GAP_S = 1000.0
 T0 = 1_700_000_000_000
@@ -162,3 +163,46 @@ def test_pairs_view_has_the_texts(tmp_path: Path) -> None:
         (prompt, "dm-2", "dm-1", "late"),
     ]
     assert len(stored) == 3
+
+
+def test_rows_carry_their_fields() -> None:
+    """Every value of a stored row lands in the column named for it."""
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    c = Candidate(
+        candidate_index=3,
+        score=0.75,
+        output="out",
+        prompt="p",
+        prompt_key=b'"p"',
+        arrival=41,
+        policy_model="m",
+    )
+    assert _candidate_row(7, c, 2, late=True) == CandidateRow(
+        window_key=7,
+        candidate_index=3,
+        score=0.75,
+        prompt='"p"',
+        output="out",
+        policy_model="m",
+        source_partition=2,
+        source_offset=41,
+        late=True,
+    )
+    assert _candidate_row(7, c, 2, late=False, window_prompt=b'"p"').prompt is None
+    low = Candidate(
+        candidate_index=5, score=0.25, output="low", prompt="p", prompt_key=b'"p"', arrival=42
+    )
+    (p,) = pair_window("r", "e", "t", [c, low], PairingOptions(), close_reason="late")
+    assert _pair_row(7, p, now) == PairRow(
+        pair_id=p.pair_id,
+        content_hash=p.content_hash,
+        window_key=7,
+        chosen_index=3,
+        rejected_index=5,
+        chosen_score=0.75,
+        rejected_score=0.25,
+        score_diff=0.5,
+        reward=0.5,
+        close_reason="late",
+        created_at=now,
+    )

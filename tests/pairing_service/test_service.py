@@ -8,7 +8,7 @@ import json
 import random
 from collections import Counter
 
-from prefstream_pairing.synthetic import synthetic_lines
+from prefstream_testing.synthetic import synthetic_lines
 
 from .harness import Env, Service, TopicReader, offline_pair_ids, produce
 

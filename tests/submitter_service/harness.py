@@ -26,7 +26,7 @@ from prefstream_config import KafkaConfig, TopicsConfig
 from prefstream_events import DatasetFile, DatasetReady, JobStatusEvent, ce_headers, encode
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import free_port
-from prefstream_nemo.dataset_files import file_hashes
+from prefstream_submission.dataset_files import file_hashes
 
 CUSTOMIZATION_CONFIG = "meta/llama-3.2-1b-instruct@v1.0.0+A100"
 FAST_CLOCKS: dict[str, Any] = {

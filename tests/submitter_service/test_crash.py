@@ -12,8 +12,8 @@ import signal
 import pytest
 from huggingface_hub import HfApi
 from prefstream_events import JobStatus
-from prefstream_nemo.flow import CRASH_POINTS
 from prefstream_runtime.crash import CRASH_ENV
+from prefstream_submission.flow import CRASH_POINTS
 
 from .conftest import Stack
 from .harness import JobsReader, dataset_event, final, get_json, jobs_for, publish, terminal

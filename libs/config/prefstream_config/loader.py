@@ -2,7 +2,8 @@
 
 The YAML may reference ``${VAR}`` or ``${VAR:-default}`` as NAT configs do. Environment
 overrides are ``PREFSTREAM__SECTION__KEY=value`` (double underscores separate levels).
-Override values are parsed as YAML scalars, so ``5``, ``true`` and ``[a, b]`` get their types.
+Override values are parsed as YAML scalars, so ``5``, ``true`` and ``[a, b]`` get their types;
+secrets (see :mod:`prefstream_config.secrets`) keep their text as written, in the file too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from prefstream_config.errors import ConfigError
 from prefstream_config.model import PrefstreamConfig
+from prefstream_config.secrets import is_secret_path, secret_paths
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,28 @@ IGNORED_SECTIONS = frozenset(
     }
 )
 """NAT sections prefstream has no use for: dropped with a notice so a NAT config loads as is."""
+
+SECRET_PATHS = secret_paths(PrefstreamConfig)
+_SECRET_KEYS = frozenset(path[-1] for path in SECRET_PATHS)
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+class _SecretTextLoader(yaml.SafeLoader):
+    """Reads a plain scalar under a secret's key as the text written: ``0123``, ``1_000``
+    or ``yes`` would otherwise become 83, 1000 or true before the model sees them."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.value in _SECRET_KEYS
+                and isinstance(value_node, yaml.ScalarNode)
+                and value_node.tag != _NULL_TAG
+            ):
+                value_node.tag = _STR_TAG
+        return super().construct_mapping(node, deep=deep)
+
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -91,7 +115,7 @@ def read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(expand_env(text, environ))
+        data = yaml.load(expand_env(text, environ), Loader=_SecretTextLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if data is None:
@@ -106,6 +130,9 @@ def format_validation_error(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
         got = err.get("input")
+        if is_secret_path([str(p) for p in err["loc"]], SECRET_PATHS):
+            lines.append(f"  {loc}: must be text; quote it in YAML (its value is not shown)")
+            continue
         shown = (
             ""
             if err["type"] in {"missing", "extra_forbidden"} or isinstance(got, dict)
@@ -134,7 +161,8 @@ def load_config(
         if notices is not None:
             notices.append(notice)
     for dotted, value in [*env_overrides(env), *overrides]:
-        set_dotted(data, dotted, parse_value(value))
+        secret = is_secret_path(dotted.split("."), SECRET_PATHS)
+        set_dotted(data, dotted, value if secret else parse_value(value))
     try:
         return PrefstreamConfig.model_validate(data)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """NAT's finetuning sections, with NAT's names and defaults, so a NAT config loads unchanged.
 
-Sources: the NAT DPO guide and ``nvidia-nat-nemo-customizer`` 1.9.0 (see shared/reference).
+Sources: the NAT DPO guide and ``nvidia-nat-nemo-customizer`` 1.9.0 (docs/configuration.md
+lists every field).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pydantic import (
     SecretStr,
     field_validator,
 )
+
+from prefstream_config.secrets import Secret
 
 
 class _NatComponent(BaseModel):
@@ -94,7 +97,7 @@ class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
     """Base URL of the Entity Store / Customizer / Deployment APIs."""
     datastore_host: str
     """Base URL of the Data Store (HF Hub API under /v1/hf)."""
-    hf_token: SecretStr = SecretStr("")
+    hf_token: Secret = SecretStr("")
     """Data Store token; empty means no auth header (never a saved huggingface.co token)."""
     namespace: str = Field(min_length=1)
     """Namespace for datasets, models and deployments (created if missing)."""
@@ -118,7 +121,7 @@ class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
     """Deadline for a deployment to become ready."""
     max_consecutive_status_failures: int = Field(3, ge=1, le=10)
     """Status reads that may fail in a row before the job is reported unknown."""
-    api_token: SecretStr | None = None
+    api_token: Secret | None = None
     """Bearer token for a gateway in front of the platform (prefstream addition)."""
     request_timeout_seconds: PositiveFloat = 60.0
     """Per-request HTTP timeout."""
@@ -158,7 +161,7 @@ class LLMConfig(BaseModel):
     type: str = Field("openai", alias="_type")
     model_name: str | None = None
     base_url: str | None = None
-    api_key: SecretStr | None = None
+    api_key: Secret | None = None
     temperature: float | None = None
 
 

@@ -11,8 +11,9 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
-    SecretStr,
 )
+
+from prefstream_config.secrets import Secret
 
 ExportFormat = Literal["nemo", "trl_standard", "trl_conversational"]
 
@@ -43,7 +44,7 @@ class KafkaConfig(_Section):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_password: Secret | None = None
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
@@ -70,6 +71,8 @@ class PairingConfig(_Section):
     """Close a window this long after its last candidate."""
     max_window_age_seconds: PositiveFloat = 300.0
     """Close a window this long after its first candidate."""
+    max_clock_skew_seconds: NonNegativeFloat = 60.0
+    """A record stamped further ahead of the wall clock counts as stamped now (bounds stalls)."""
     late_policy: Literal["pair", "deadletter"] = "pair"
     """A candidate for a closed window: pair it with the stored ones, or dead-letter it."""
     group_id: str = "prefstream-pairing"

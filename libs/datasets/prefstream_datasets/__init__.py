@@ -1,6 +1,8 @@
 """Pure dataset cutting: dedup, seeded sampling, example-hash split, NeMo/TRL rows,
-streaming hashed file writes, manifests, and the cut thresholds. No broker or database."""
+streaming hashed file writes, manifests, the cut thresholds, and what a cut is (its spec,
+state and selection). No broker or database."""
 
+from prefstream_datasets.cuts import CutSpec, DatasetState, Selection
 from prefstream_datasets.dedup import deduplicate, unique_by
 from prefstream_datasets.hashing import bucket64, fraction_threshold
 from prefstream_datasets.manifest import (
@@ -17,15 +19,7 @@ from prefstream_datasets.manifest import (
     read_pair_ids,
     write_manifest,
 )
-from prefstream_datasets.pipeline import (
-    UNKNOWN_POLICY,
-    DatasetOptions,
-    DatasetPlan,
-    plan_dataset,
-    policy_allowed,
-    policy_key,
-    write_files,
-)
+from prefstream_datasets.policy import UNKNOWN_POLICY, policy_allowed, policy_key
 from prefstream_datasets.rows import (
     EXPORT_FORMATS,
     FILES,
@@ -75,8 +69,8 @@ __all__ = [
     "Arrival",
     "Counts",
     "CutPoint",
-    "DatasetOptions",
-    "DatasetPlan",
+    "CutSpec",
+    "DatasetState",
     "ExportFormat",
     "FileDigest",
     "Fragment",
@@ -86,6 +80,7 @@ __all__ = [
     "ManifestFile",
     "PlannerState",
     "ScoreStats",
+    "Selection",
     "Side",
     "Source",
     "SourceRange",
@@ -110,7 +105,6 @@ __all__ = [
     "new_staging_dir",
     "observe",
     "pair_fragments",
-    "plan_dataset",
     "policy_allowed",
     "policy_key",
     "publish_dir",
@@ -125,6 +119,5 @@ __all__ = [
     "summarize",
     "template",
     "unique_by",
-    "write_files",
     "write_manifest",
 ]

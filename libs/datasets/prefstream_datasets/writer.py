@@ -9,6 +9,7 @@ does not grow with the file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +72,13 @@ class HashingWriter:
             self._digest = FileDigest(self.relpath, self._hash.hexdigest(), self.rows, self.bytes)
         return self._digest
 
+    def abort(self) -> None:
+        """Close without fsync, ignoring errors: after a failed write (a full disk) the fd
+        must go, or the space of the deleted attempt stays allocated."""
+        if self._digest is None and not self._file.closed:
+            with contextlib.suppress(OSError):
+                self._file.close()
+
     def __enter__(self) -> Self:
         return self
 
@@ -83,7 +91,7 @@ class HashingWriter:
         if exc_type is None:
             self.close()
         else:
-            self._file.close()
+            self.abort()
 
 
 def file_digest(root: Path, relpath: str) -> FileDigest:

@@ -1,4 +1,4 @@
-"""The events that cross topics, as DESIGN.md defines them.
+"""The events that cross topics (README.md lists each topic, key and value).
 
 Field names follow NAT's ``TTCEventData`` so a NAT export is valid input. Models are
 strict about what the pipeline depends on (ids, score, prompt shape) and lenient about
@@ -9,6 +9,8 @@ because agents evolve faster than this contract.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
@@ -25,7 +27,13 @@ from pydantic import (
     model_validator,
 )
 
-from prefstream_events.limits import MAX_ID_CHARS, MAX_INDEX, MAX_TEXT_CHARS
+from prefstream_events.limits import (
+    DEADLETTER_MAX_BYTES,
+    DEADLETTER_MAX_KEY_BYTES,
+    MAX_ID_CHARS,
+    MAX_INDEX,
+    MAX_TEXT_CHARS,
+)
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 OptionalId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
@@ -67,24 +75,37 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
 
+# Candidates come from agents we do not control: their wire types are the JSON Schema's,
+# with no lax coercion. ``true`` is not 1, ``"0.5"`` is not a number, ``1.0`` is not an
+# index (a JSON integer such as ``1`` is a valid score, as JSON Schema's "number" says).
+StrictIndex = Annotated[int, Field(strict=True, ge=0, le=MAX_INDEX)]
+StrictScore = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, int | float):  # bool is an int
+        raise ValueError("a timestamp is an RFC 3339 string, not a number")
+    return value
+
+
 class CandidateEvent(_Event):
     """One scored candidate of one decision point (NAT ``TTCEventData`` plus routing ids)."""
 
     example_id: Id
     turn_id: Id
-    turn_index: Index
-    candidate_index: Index
+    turn_index: StrictIndex
+    candidate_index: StrictIndex
     input: Prompt
     output: Text
-    score: FiniteFloat
+    score: StrictScore
     run_id: OptionalId = ""
     ttc_step_name: Id = "dpo_candidate_move"
-    num_candidates: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    is_selected: bool | None = None
+    num_candidates: Annotated[int, Field(strict=True, ge=1, le=10_000)] | None = None
+    is_selected: Annotated[bool, Field(strict=True)] | None = None
     policy_model: OptionalId | None = None
     agent_id: OptionalId | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    event_time: AwareDatetime | None = None
+    event_time: Annotated[AwareDatetime, BeforeValidator(_not_a_number)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -251,28 +272,114 @@ class ConsumedRecord(Protocol):
     value: bytes | None
 
 
-class DeadLetter(_Event):
-    """A record a service could not use, with the original bytes and where it came from."""
+def deadletter_id(topic: str, partition: int, offset: int, reason: str) -> str:
+    """sha256 of the compact JSON ``[topic, partition, offset, reason]``, hex, first 32
+    characters: the same record rejected for the same reason always gets the same id."""
+    doc = json.dumps([topic, partition, offset, reason], separators=(",", ":"))
+    return hashlib.sha256(doc.encode()).hexdigest()[:32]
 
+
+_DETAIL_CHARS = 4000
+
+
+def _deadletter_id_required(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "deadletter_id" not in required:
+        required.insert(0, "deadletter_id")
+
+
+class DeadLetter(_Event):
+    """A record a service could not use, with its original bytes (cut to a size that any
+    broker accepts) and where it came from.
+
+    ``deadletter_id`` is deterministic (source coordinates and reason), and is the
+    record's CloudEvents ``ce_id``: a replay may publish a letter again, and consumers
+    deduplicate by it, as they do pairs by ``pair_id``."""
+
+    model_config = ConfigDict(json_schema_extra=_deadletter_id_required)
+
+    deadletter_id: Id = Field(
+        "",  # derived from source and reason when not given (always present on the wire)
+        description="sha256 of [source topic, partition, offset, reason] as compact JSON, "
+        "hex, first 32 characters; also the CloudEvents ce_id. Deduplicate by it.",
+    )
     reason: Annotated[str, Field(min_length=1, max_length=64)]
     detail: str
     service: str
     source: SourceOffset
-    key: RawBytes | None = None
-    original: RawBytes
+    key: RawBytes | None = Field(
+        None, description=f"The record's key, its first {DEADLETTER_MAX_KEY_BYTES} bytes."
+    )
+    original: RawBytes = Field(
+        description="The record's value, exactly; only its first bytes when "
+        "original_truncated (so that the letter fits a broker's default message size)."
+    )
+    original_truncated: bool = False
+    original_bytes: NonNegativeInt | None = Field(
+        None, description="Size of the whole original value (None: not recorded)."
+    )
+    original_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="sha256 of the whole original value, hex (None: not recorded)."
+    )
     failed_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("deadletter_id"):
+            return data
+        source = data.get("source")
+        if isinstance(source, SourceOffset):
+            source = source.model_dump()
+        reason = data.get("reason")
+        if not isinstance(source, dict) or not isinstance(reason, str):
+            return data  # validation names what is missing
+        try:
+            ident = deadletter_id(
+                str(source["topic"]), int(source["partition"]), int(source["offset"]), reason
+            )
+        except (KeyError, TypeError, ValueError):
+            return data
+        return {**data, "deadletter_id": ident}
 
     @classmethod
     def for_record(
-        cls, record: ConsumedRecord, *, reason: str, detail: str, service: str
+        cls,
+        record: ConsumedRecord,
+        *,
+        reason: str,
+        detail: str,
+        service: str,
+        max_bytes: int = DEADLETTER_MAX_BYTES,
     ) -> DeadLetter:
-        return cls(
+        """The letter of ``record``, its JSON encoding at most ``max_bytes`` long: the
+        original value is cut as much as needed (``original_truncated``), its full size
+        and sha256 are kept, and so are the source coordinates."""
+        value = record.value or b""
+        key = record.key[:DEADLETTER_MAX_KEY_BYTES] if record.key is not None else None
+        letter = cls(
+            deadletter_id=deadletter_id(record.topic, record.partition, record.offset, reason),
             reason=reason,
-            detail=detail[:4000],
+            detail=detail[:_DETAIL_CHARS],
             service=service,
             source=SourceOffset(
                 topic=record.topic, partition=record.partition, offset=record.offset
             ),
-            key=record.key,
-            original=record.value or b"",
+            key=key,
+            original=b"",
+            original_truncated=False,  # "false" is longer than "true": an upper bound
+            original_bytes=len(value),
+            original_sha256=hashlib.sha256(value).hexdigest(),
+        )
+        room = max_bytes - len(letter.model_dump_json())
+        if room < 0 and letter.detail:  # a detail of multi-byte or escaped characters
+            letter = letter.model_copy(update={"detail": ""})
+            room = max_bytes - len(letter.model_dump_json())
+        fits = max(0, room) // 4 * 3  # base64: 4 characters per 3 bytes
+        truncated = len(value) > fits
+        return letter.model_copy(
+            update={
+                "original": value[:fits] if truncated else value,
+                "original_truncated": truncated,
+            }
         )

@@ -7,10 +7,10 @@ from prefstream_kafka.factory import (
     is_embedded,
     make_broker,
     raw_body,
-    test_profile,
 )
 from prefstream_kafka.publisher import CandidatePublisher
 from prefstream_kafka.topics import TopicSpec, ensure_topics, topic_specs
+from prefstream_kafka.wait import wait_for_kafka
 
 __all__ = [
     "CandidatePublisher",
@@ -22,6 +22,6 @@ __all__ = [
     "is_embedded",
     "make_broker",
     "raw_body",
-    "test_profile",
     "topic_specs",
+    "wait_for_kafka",
 ]

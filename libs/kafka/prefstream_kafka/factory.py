@@ -98,11 +98,3 @@ def consumer_options(kafka: KafkaConfig) -> dict[str, Any]:
         "max_partition_fetch_bytes": max(kafka.max_record_bytes + 4096, 1024 * 1024),
         "fetch_max_bytes": max(kafka.max_record_bytes * 4, 50 * 1024 * 1024),
     }
-
-
-def test_profile(kafka: KafkaConfig) -> KafkaConfig:
-    """Short group timeouts: Tansu takes ``session_timeout/2`` per join, so tests use 2 s."""
-    return kafka.model_copy(update={"session_timeout_ms": 2000, "heartbeat_interval_ms": 500})
-
-
-test_profile.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test

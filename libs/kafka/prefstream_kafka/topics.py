@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from prefstream_config import KafkaConfig
+from prefstream_events.limits import max_pair_bytes
 
 from prefstream_kafka.factory import client_options
 
@@ -22,9 +23,10 @@ def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
     """All topics; jobs may be compacted because each event carries the full job state."""
     t = kafka.topics
     jobs_cfg = {"cleanup.policy": "compact"} if kafka.jobs_topic_compacted else {}
+    pair_bytes = max_pair_bytes(kafka.max_record_bytes)
     return [
         TopicSpec(t.candidates, kafka.partitions, {}),
-        TopicSpec(t.pairs, kafka.partitions, {}),
+        TopicSpec(t.pairs, kafka.partitions, {"max.message.bytes": str(pair_bytes)}),
         TopicSpec(t.datasets, 1, {}),
         TopicSpec(t.jobs, 1, jobs_cfg),
         TopicSpec(t.deadletter, 1, {}),

@@ -1,7 +1,7 @@
 """One NAT intermediate step to one CandidateEvent, with the rules of NAT's DPO builder.
 
 The step filter and the field rules are those of ``dpo_traj_builder`` 1.9.0
-(shared/reference/peer-nat.md section 1), so the bridge keeps exactly the candidates NAT
+(docs/nat-bridge.md, "Mapping"), so the bridge keeps exactly the candidates NAT
 would keep and gives them the same prompt and response text:
 
 - only ``TTC_END`` steps whose name is the configured ``ttc_step_name``;
@@ -14,7 +14,7 @@ would keep and gives them the same prompt and response text:
 - ``is_selected`` comes from ``payload.metadata["is_selected"]``.
 
 The one deliberate difference: a non-finite score (NAT accepts NaN and it poisons the
-turn) fails CandidateEvent validation and is skipped and counted, as DESIGN.md requires.
+turn) fails CandidateEvent validation and is skipped and counted (docs/pairing.md, "The contract").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Data Store: its namespace endpoint (httpx) and dataset repos through ``huggingface_hub``.
 
-Three pitfalls of the HF client are handled here (see shared/reference/nmp-api.md §2, §5):
+Three pitfalls of the HF client are handled here (see docs/nmp-local.md, "The platform contract"):
 
 - ``token=""`` sends ``Authorization: Bearer `` (rejected by h11) and ``token=None`` falls
   back to a huggingface.co token saved on the machine (``HF_TOKEN``, ``~/.cache/...``); an

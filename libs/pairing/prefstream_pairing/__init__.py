@@ -1,7 +1,7 @@
-"""Pure DPO pairing rules and window bookkeeping (no I/O).
+"""Pure DPO pairing rules and window bookkeeping (no I/O except ``offline_writer``).
 
-NAT's ``dpo_traj_builder`` semantics with DESIGN.md's corrections; the same code runs in
-``prefstream pairs build`` and in the pairing service, so both produce the same pair ids.
+NAT's ``dpo_traj_builder`` semantics with the corrections of docs/pairing.md; the same code
+runs in ``prefstream pairs build`` and in the pairing service, so both produce the same pair ids.
 """
 
 from prefstream_pairing.candidate import Candidate, PromptValue, make_candidate

@@ -12,12 +12,13 @@ PromptValue = str | list[dict[str, Any]]
 """A prompt as received: a string, or OpenAI-style messages with any extra keys kept."""
 
 
-class Candidate(msgspec.Struct, frozen=True, gc=False):
+class Candidate(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """One scored candidate of a window.
 
     ``prompt_key`` is the canonical JSON of the prompt: candidates are paired only when
     their keys are equal. ``arrival`` is the last tie-breaker after ``candidate_index``;
     within a window indices are unique, so it only matters to callers that skip dedup.
+    Fields are keyword-only: a candidate is built by name, never by position.
     """
 
     candidate_index: int
@@ -30,20 +31,21 @@ class Candidate(msgspec.Struct, frozen=True, gc=False):
 
 
 def make_candidate(
+    *,
     candidate_index: int,
     score: float,
     output: str,
     prompt: PromptValue,
-    *,
     arrival: int = 0,
     policy_model: str | None = None,
 ) -> Candidate:
+    """A :class:`Candidate` with its ``prompt_key`` computed from ``prompt``."""
     return Candidate(
-        candidate_index,
-        score,
-        output,
-        prompt,
-        canonical_prompt(prompt),
-        arrival,
-        policy_model,
+        candidate_index=candidate_index,
+        score=score,
+        output=output,
+        prompt=prompt,
+        prompt_key=canonical_prompt(prompt),
+        arrival=arrival,
+        policy_model=policy_model,
     )

@@ -3,7 +3,13 @@
 The msgspec path is deliberately *stricter* than ``CandidateEvent`` (no lax coercions), and
 every record it does not accept goes through the pydantic model. So the accepted set and the
 values are exactly pydantic's, and a bad record gets pydantic's reason and field path; the
-equivalence is property-tested in ``tests/pairing/test_decode.py``.
+equivalence is property-tested on hostile raw bytes in ``tests/pairing/test_decode.py``.
+
+Two things msgspec does not check the way pydantic's parser does, so this module does:
+nesting depth (pydantic refuses more than 200 levels; msgspec accepts until Python's
+recursion limit, then raises ``RecursionError``), and the UTF-8 of values it skips rather
+than decodes (unknown fields). Records with unknown fields therefore take a second, guarded
+decode; the common record (known fields only) pays nothing for either check.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Annotated, Any
 
 import msgspec
 from prefstream_events import CandidateEvent, InvalidEvent, decode
+from prefstream_events.codec import invalid_event
 from prefstream_events.limits import MAX_ID_CHARS, MAX_INDEX, MAX_TEXT_CHARS
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
@@ -49,7 +56,17 @@ class CandidateRecord(msgspec.Struct, gc=False):
     event_time: str | None = None
 
 
-_fast = msgspec.json.Decoder(CandidateRecord)
+class _KnownFieldsOnly(CandidateRecord, forbid_unknown_fields=True):
+    """Every string of such a record is decoded (so UTF-8-checked) by msgspec, none skipped."""
+
+
+MAX_DEPTH = 200
+"""pydantic's JSON parser (jiter, pydantic-core 2.x) refuses a record nested deeper than
+200 arrays/objects with "recursion limit exceeded" (201 when the innermost is empty). The
+fast path accepts only records it can prove are within this depth."""
+
+_known = msgspec.json.Decoder(_KnownFieldsOnly)
+_any = msgspec.json.Decoder(CandidateRecord)
 _aware = TypeAdapter(AwareDatetime)
 _event_times: dict[str, bool] = {}
 
@@ -69,6 +86,20 @@ def _valid_event_time(value: str) -> bool:
     return ok
 
 
+def _within(value: Any, levels: int) -> bool:
+    """Whether the list/dict ``value`` nests at most ``levels`` containers deep (itself
+    included). Iterative: a deep value must not exhaust the Python stack here either."""
+    todo = [(value, levels)]
+    while todo:
+        node, left = todo.pop()
+        if left <= 0:
+            return False
+        for child in node.values() if type(node) is dict else node:
+            if type(child) is dict or type(child) is list:
+                todo.append((child, left - 1))
+    return True
+
+
 def _valid_messages(messages: list[dict[str, Any]]) -> bool:
     for m in messages:
         role = m.get("role")
@@ -80,23 +111,52 @@ def _valid_messages(messages: list[dict[str, Any]]) -> bool:
             and len(content) <= MAX_TEXT_CHARS
         ):
             return False
+        if len(m) > 2:  # extra keys (tool_calls, ...): record, list, message, then the value
+            for v in m.values():
+                if (type(v) is dict or type(v) is list) and not _within(v, MAX_DEPTH - 3):
+                    return False
+    return True
+
+
+def _shallow_and_utf8(raw: bytes) -> bool:
+    """A cheap proof that ``raw`` is UTF-8 and nests at most MAX_DEPTH levels: it has at
+    most MAX_DEPTH opening brackets (in strings or not). Costs ~0.8 us per KB, so only
+    records with unknown fields, whose values msgspec skips unchecked, pay it."""
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        return False
+    if not raw.isascii():
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            return False
     return True
 
 
 def fast_decode(raw: bytes) -> CandidateRecord | None:
-    """The msgspec path alone: a record, or ``None`` when pydantic must decide."""
+    """The msgspec path alone: a record, or ``None`` when pydantic must decide.
+
+    Never raises: anything unusual (an unknown error included) is pydantic's to judge.
+    """
     try:
-        rec = _fast.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        try:
+            rec: CandidateRecord = _known.decode(raw)
+        except msgspec.ValidationError:  # unknown fields, or a bad value pydantic will name
+            if not _shallow_and_utf8(raw):
+                return None
+            rec = _any.decode(raw)
+        if not math.isfinite(rec.score):
+            return None
+        inp = rec.input
+        if type(inp) is list and not _valid_messages(inp):
+            return None
+        meta = rec.metadata
+        if meta and not _within(meta, MAX_DEPTH - 1):  # the record, then metadata
+            return None
+        if rec.event_time is not None and not _valid_event_time(rec.event_time):
+            return None
+        return rec
+    except Exception:  # DecodeError, UnicodeDecodeError, RecursionError, ...
         return None
-    if not math.isfinite(rec.score):
-        return None
-    inp = rec.input
-    if type(inp) is list and not _valid_messages(inp):
-        return None
-    if rec.event_time is not None and not _valid_event_time(rec.event_time):
-        return None
-    return rec
 
 
 def from_event(event: CandidateEvent) -> CandidateRecord:
@@ -129,10 +189,18 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def decode_candidate(raw: bytes, *, max_bytes: int) -> CandidateRecord:
-    """Validate one record; raise :class:`InvalidEvent` with pydantic's reason and detail."""
+    """Validate one record; raise :class:`InvalidEvent` with pydantic's reason and detail.
+
+    Raises nothing else, whatever the bytes: a consumer dead-letters an InvalidEvent, and
+    anything else would make it rewind to the same record forever.
+    """
     if len(raw) > max_bytes:
         raise InvalidEvent("oversize", f"record: {len(raw)} bytes is above the {max_bytes} limit")
     rec = fast_decode(raw)
     if rec is not None:
         return rec
-    return from_event(decode(CandidateEvent, raw, max_bytes=max_bytes))
+    event = decode(CandidateEvent, raw, max_bytes=max_bytes)
+    try:
+        return from_event(event)
+    except Exception as exc:  # pydantic accepted it, so this would be a bug here
+        raise invalid_event(exc) from exc

@@ -144,13 +144,13 @@ class OfflineBuilder:
         # One prompt object per window: the same text is held once, not once per candidate.
         w.candidates.append(
             Candidate(
-                rec.candidate_index,
-                rec.score,
-                rec.output,
-                w.last_prompt,
-                w.last_prompt_key,
-                arrival,
-                rec.policy_model,
+                candidate_index=rec.candidate_index,
+                score=rec.score,
+                output=rec.output,
+                prompt=w.last_prompt,
+                prompt_key=w.last_prompt_key,
+                arrival=arrival,
+                policy_model=rec.policy_model,
             )
         )
         w.indices.add(rec.candidate_index)

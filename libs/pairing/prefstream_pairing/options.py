@@ -9,7 +9,7 @@ from prefstream_config import DPOTrajectoryBuilderConfig
 
 @dataclass(frozen=True, slots=True)
 class PairingOptions:
-    """Pairing rules; defaults are NAT's. See DESIGN.md "Pairing" and docs/pairing.md."""
+    """Pairing rules; defaults are NAT's. See docs/pairing.md."""
 
     ttc_step_name: str = "dpo_candidate_move"
     exhaustive_pairs: bool = True

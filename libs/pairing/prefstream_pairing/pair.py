@@ -9,8 +9,10 @@ import msgspec
 from prefstream_pairing.candidate import PromptValue
 
 
-class Pair(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
-    """Field names and meaning as ``prefstream_events.PairEvent``; encodes to a valid one."""
+class Pair(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, kw_only=True):
+    """Field names and meaning as ``prefstream_events.PairEvent``; encodes to a valid one.
+
+    Fields are keyword-only: a pair is built by name, never by position."""
 
     pair_id: str
     content_hash: str

@@ -1,4 +1,4 @@
-"""Pair generation for one window: NAT's ``dpo_traj_builder`` rules with DESIGN.md's fixes.
+"""Pair generation for one window: NAT's ``dpo_traj_builder`` rules, fixed (docs/pairing.md).
 
 Differences from NAT (docs/pairing.md): equal scores never pair, only candidates with the
 same prompt pair, candidates are ordered by (score desc, candidate_index, arrival) instead
@@ -110,31 +110,31 @@ def pair_window(
     step = options.ttc_step_name
     pairs = [
         Pair(
-            sha256(b"%s,%d,%d]" % (prefix, a.candidate_index, b.candidate_index)).hexdigest()[
-                :ID_HEX_CHARS
-            ],
-            sha256(
+            pair_id=sha256(
+                b"%s,%d,%d]" % (prefix, a.candidate_index, b.candidate_index)
+            ).hexdigest()[:ID_HEX_CHARS],
+            content_hash=sha256(
                 prompt_digests[a.prompt_key]
                 + digests[a.candidate_index]
                 + digests[b.candidate_index]
             ).hexdigest()[:ID_HEX_CHARS],
-            run_id,
-            example_id,
-            turn_id,
-            a.prompt,
-            a.output,
-            b.output,
-            a.score,
-            b.score,
-            diff,
-            diff if reward_diff else a.score,
-            a.candidate_index,
-            b.candidate_index,
-            step,
-            a.policy_model,
-            b.policy_model,
-            close_reason,
-            event_time,
+            run_id=run_id,
+            example_id=example_id,
+            turn_id=turn_id,
+            prompt=a.prompt,
+            chosen=a.output,
+            rejected=b.output,
+            chosen_score=a.score,
+            rejected_score=b.score,
+            score_diff=diff,
+            reward=diff if reward_diff else a.score,
+            chosen_index=a.candidate_index,
+            rejected_index=b.candidate_index,
+            ttc_step_name=step,
+            policy_model=a.policy_model,
+            rejected_policy_model=b.policy_model,
+            close_reason=close_reason,
+            event_time=event_time,
         )
         for diff, a, b in found
     ]

@@ -6,6 +6,11 @@ windows at the same points. Only when a partition has received nothing for a who
 inactivity gap of wall time does its clock jump to the wall clock, which closes the tail
 of a stream that "sends one burst and then nothing".
 
+The clock never moves back, so one record stamped far in the future would hold every
+window of its partition open until the wall clock caught up. A record stamped more than
+``max_clock_skew_s`` ahead of the wall clock (when it is observed) therefore counts as
+stamped *now*: the skew a record can push the clock is bounded, and so is the stall.
+
 The safe commit offset of a partition is the first offset of its oldest open window, or
 the next offset to read when none is open: a restart replays every open window whole.
 """
@@ -54,24 +59,39 @@ class _Partition:
 class WindowSet:
     """All open windows of the partitions this process owns."""
 
-    def __init__(self, inactivity_gap_s: float, max_age_s: float) -> None:
+    def __init__(
+        self, inactivity_gap_s: float, max_age_s: float, max_clock_skew_s: float | None = None
+    ) -> None:
         self.gap_ms = int(inactivity_gap_s * 1000)
         self.max_age_ms = int(max_age_s * 1000)
         self.gap_s = inactivity_gap_s
+        self.skew_ms = None if max_clock_skew_s is None else int(max_clock_skew_s * 1000)
+        self.skewed = 0
+        """Records whose timestamp was beyond the skew bound (counted as the wall clock)."""
         self.open: dict[WindowKey, Window] = {}
         self._parts: dict[int, _Partition] = {}
 
     def __len__(self) -> int:
         return len(self.open)
 
-    def observe(self, partition: int, offset: int, ts_ms: int, now_mono: float) -> None:
-        """Every consumed record moves its partition forward, valid or not."""
+    def observe(
+        self, partition: int, offset: int, ts_ms: int, now_mono: float, now_ms: int | None = None
+    ) -> None:
+        """Every consumed record moves its partition forward, valid or not.
+
+        ``now_ms`` (the wall clock) bounds the skew: a timestamp more than the bound
+        ahead of it counts as ``now_ms``."""
         p = self._parts.get(partition)
         if p is None:
             p = self._parts[partition] = _Partition()
         p.next_offset = offset + 1
         if ts_ms > p.clock_ms:
-            p.clock_ms = ts_ms
+            skew = self.skew_ms
+            if skew is not None and now_ms is not None and ts_ms - now_ms > skew:
+                self.skewed += 1
+                ts_ms = now_ms
+            if ts_ms > p.clock_ms:
+                p.clock_ms = ts_ms
         p.last_arrival = now_mono
 
     def get(self, key: WindowKey) -> Window | None:

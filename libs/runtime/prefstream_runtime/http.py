@@ -53,7 +53,7 @@ def probe_routes(
     ]
 
 
-def service_app(
+def asgi_app(
     broker: KafkaBroker,
     *,
     service: str,

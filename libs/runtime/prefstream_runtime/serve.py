@@ -1,4 +1,4 @@
-"""Run an ASGI service under uvicorn with signal-driven graceful shutdown."""
+"""Run a service's FastStream app under uvicorn with signal-driven graceful shutdown."""
 
 from __future__ import annotations
 
@@ -6,15 +6,29 @@ import asyncio
 import logging
 
 import uvicorn
-from starlette.types import ASGIApp
+from aiokafka.errors import KafkaError
+from faststream.asgi import AsgiFastStream
+
+from prefstream_runtime.startup import BackgroundStart, Connect
 
 log = logging.getLogger(__name__)
 
+STARTUP_FAILURE = 3
+"""Exit code when the app cannot start (as uvicorn's own startup failure)."""
 
-async def serve(app: ASGIApp, *, host: str, port: int, service: str) -> None:
-    """SIGINT/SIGTERM trigger uvicorn's lifespan shutdown, which drains and closes the app."""
+WAIT_AGAIN_ON: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
+"""A start that fails with these after ``connect`` succeeded lost its broker (or disk) in
+between: wait again rather than exit."""
+
+
+async def serve(
+    app: AsgiFastStream, *, host: str, port: int, service: str, connect: Connect | None = None
+) -> None:
+    """Probes answer at once; ``connect`` (e.g. ``wait_for_kafka``) runs before the app
+    starts, in the background. SIGINT/SIGTERM stop the wait, or drain and close the app."""
+    wrapper = BackgroundStart(app, service=service, connect=connect, retriable=WAIT_AGAIN_ON)
     config = uvicorn.Config(
-        app,
+        wrapper,
         host=host,
         port=port,
         lifespan="on",
@@ -23,12 +37,21 @@ async def serve(app: ASGIApp, *, host: str, port: int, service: str) -> None:
         timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)
+
+    def exit_server() -> None:
+        server.should_exit = True
+
+    wrapper.on_failure = exit_server
     log.info("starting", extra={"host": host, "port": port})
     await server.serve()
+    if wrapper.failure is not None:
+        raise SystemExit(STARTUP_FAILURE)
     if server.started is False and not server.should_exit:
         raise RuntimeError(f"{service} failed to start on {host}:{port}; is the port in use?")
     log.info("stopped")
 
 
-def run(app: ASGIApp, *, host: str, port: int, service: str) -> None:
-    asyncio.run(serve(app, host=host, port=port, service=service))
+def run(
+    app: AsgiFastStream, *, host: str, port: int, service: str, connect: Connect | None = None
+) -> None:
+    asyncio.run(serve(app, host=host, port=port, service=service, connect=connect))

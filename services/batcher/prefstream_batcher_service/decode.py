@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from prefstream_datasets import pair_fragments
 from prefstream_events import DeadLetter, InvalidEvent, PairEvent, decode
+from prefstream_runtime import SourceRecord
 from prefstream_stores.batcher import PairRow
 
 SERVICE = "batcher"
@@ -17,7 +17,7 @@ SERVICE = "batcher"
 class Decoded:
     rows: list[PairRow | None]
     """One per record, in record order; ``None`` where the record is not a valid pair."""
-    dead: list[tuple[Any, DeadLetter]]
+    dead: list[tuple[SourceRecord, DeadLetter]]
     """(record, dead letter) for every record that is not a valid PairEvent."""
 
 
@@ -42,10 +42,12 @@ def pair_row(event: PairEvent, partition: int, offset: int, received_at: float) 
     )
 
 
-def decode_records(records: Sequence[Any], *, max_bytes: int, received_at: float) -> Decoded:
-    """Decode aiokafka ``ConsumerRecord``s; nothing here raises for bad data."""
+def decode_records(
+    records: Sequence[SourceRecord], *, max_bytes: int, received_at: float
+) -> Decoded:
+    """Decode consumed records; nothing here raises for bad data."""
     rows: list[PairRow | None] = []
-    dead: list[tuple[Any, DeadLetter]] = []
+    dead: list[tuple[SourceRecord, DeadLetter]] = []
     for record in records:
         raw: bytes = record.value or b""
         try:

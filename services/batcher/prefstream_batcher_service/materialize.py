@@ -1,6 +1,6 @@
 """Turn a recorded cut into a dataset directory, crash-safely, and describe it as DatasetReady.
 
-Everything about the dataset is derived from its ledger row (:class:`CutSpec`) and the
+Everything about the dataset is derived from its cut record (:class:`CutSpec`) and the
 stored pairs, so a second attempt after a crash writes the same bytes. Rows are streamed
 in arrival order from one DuckDB scan (no sort) through vectorized line assembly into a
 staging directory, fsynced, described by ``manifest.json``, and only then renamed into
@@ -10,7 +10,8 @@ place.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import shutil
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +21,14 @@ from prefstream_datasets import (
     FILES,
     MANIFEST,
     Counts,
+    CutSpec,
     ExportFormat,
     FileDigest,
     HashingWriter,
     Manifest,
     ManifestFile,
     ScoreStats,
+    Selection,
     Side,
     Source,
     SourceRange,
@@ -43,7 +46,7 @@ from prefstream_datasets import (
 from prefstream_datasets.arrow_lines import contiguous_bytes, render_lines
 from prefstream_events import DatasetFile, DatasetReady, SourceOffset
 from prefstream_runtime.crash import crash_point
-from prefstream_stores.batcher import BatcherStore, CutCounts, CutSpec, Selection
+from prefstream_stores.batcher import BatcherStore, CutCounts
 
 SIDES = (Side.TRAINING, Side.VALIDATION)
 
@@ -91,6 +94,24 @@ def _build(store: BatcherStore, spec: CutSpec, options: OutputOptions) -> Built:
     if final.exists():
         return Built(adopt(store, final, selection), selection, reused=True)
     staging = new_staging_dir(options.datasets_dir, spec.name)
+    try:
+        return _build_in(store, spec, options, selection, counts, staging, final)
+    except BaseException:
+        # A failed attempt (disk full) leaves nothing behind; the retry starts afresh.
+        # After a crash, open() clears what is left.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _build_in(
+    store: BatcherStore,
+    spec: CutSpec,
+    options: OutputOptions,
+    selection: Selection,
+    counts: CutCounts,
+    staging: Path,
+    final: Path,
+) -> Built:
     files, spools = _write_files(store, selection, staging, options)
     rule = selection.rule
     assert rule is not None
@@ -146,7 +167,11 @@ def _build(store: BatcherStore, spec: CutSpec, options: OutputOptions) -> Built:
         ),
     )
     ids = {side.value: _spooled_ids(spools[side]) for side in SIDES}
-    digest = write_manifest(staging, manifest, ids)
+    try:
+        digest = write_manifest(staging, manifest, ids)
+    finally:
+        for chunks in ids.values():
+            chunks.close()  # a failed write must not keep a spool open (nor its space)
     crash_point("before_rename")
     publish_dir(staging, final)
     crash_point("after_rename")
@@ -224,18 +249,16 @@ def _write_files(
     runs = _spool_runs(
         store, selection, root / ".runs", ["pair_id", *(f.value for f in needed)], options
     )
-    writers = {
-        (fmt, side): HashingWriter(root, FILES[fmt][0 if side is Side.TRAINING else 1])
-        for fmt in options.formats
-        for side in SIDES
-    }
     ids = {side: root / f".pair_ids.{side.value}.arrow" for side in SIDES}
     ids_schema = pa.schema([("pair_id", pa.string())])
+    writers: dict[tuple[ExportFormat, Side], HashingWriter] = {}
     with contextlib.ExitStack() as stack:
-        sinks = {
-            side: stack.enter_context(pa.ipc.new_stream(str(path), ids_schema))
-            for side, path in ids.items()
-        }
+        stack.push(lambda *exc: _abort_all(writers.values(), failed=exc[0] is not None))
+        for fmt in options.formats:
+            for side in SIDES:
+                relpath = FILES[fmt][0 if side is Side.TRAINING else 1]
+                writers[(fmt, side)] = HashingWriter(root, relpath)
+        sinks = {side: _arrow_sink(stack, path, ids_schema) for side, path in ids.items()}
         for (side, _), path in sorted(
             runs.items(), key=lambda item: (item[0][0] is Side.VALIDATION, item[0][1])
         ):
@@ -251,9 +274,25 @@ def _write_files(
                         )
                     )
             path.unlink()
-    (root / ".runs").rmdir()
-    digests = {file_key(fmt, side.value): w.close() for (fmt, side), w in writers.items()}
+        (root / ".runs").rmdir()
+        digests = {file_key(fmt, side.value): w.close() for (fmt, side), w in writers.items()}
     return digests, ids
+
+
+def _abort_all(writers: Iterable[HashingWriter], *, failed: bool) -> bool:
+    if failed:
+        for writer in writers:
+            writer.abort()
+    return False  # never swallow the error
+
+
+def _arrow_sink(
+    stack: contextlib.ExitStack, path: Path, schema: pa.Schema
+) -> pa.ipc.RecordBatchStreamWriter:
+    """An Arrow stream writer whose file is closed even if closing the writer fails
+    (its end-of-stream marker cannot be written on a full disk)."""
+    file = stack.enter_context(pa.OSFile(str(path), "wb"))
+    return stack.enter_context(pa.ipc.new_stream(file, schema))
 
 
 def _spool_runs(
@@ -268,16 +307,16 @@ def _spool_runs(
     runs: dict[tuple[Side, int], Path] = {}
     with contextlib.ExitStack() as stack:
         sinks: dict[tuple[Side, int], pa.ipc.RecordBatchStreamWriter] = {}
-        scan = store.stream_rows(selection, [*columns, "src_partition"], options.batch_rows)
+        scan = stack.enter_context(
+            store.stream_rows(selection, [*columns, "src_partition"], options.batch_rows)
+        )
         for i, batch in enumerate(scan):
             for side, part in _by_side(batch):
                 for partition, run in _by_partition(part):
                     sink = sinks.get((side, partition))
                     if sink is None:
                         path = runs[(side, partition)] = directory / f"{side.value}.{partition}"
-                        sink = sinks[(side, partition)] = stack.enter_context(
-                            pa.ipc.new_stream(str(path), run.schema)
-                        )
+                        sink = sinks[(side, partition)] = _arrow_sink(stack, path, run.schema)
                     sink.write_batch(run)
             if i == 0:
                 crash_point("mid_files")
@@ -307,7 +346,7 @@ def _by_side(batch: pa.RecordBatch) -> Iterator[tuple[Side, pa.RecordBatch]]:
         yield Side.VALIDATION, batch.filter(is_validation)
 
 
-def _spooled_ids(path: Path) -> Iterator[list[str]]:
+def _spooled_ids(path: Path) -> Generator[list[str]]:
     """Read back a spool, then delete it (it must not be published with the dataset)."""
     with pa.ipc.open_stream(str(path)) as reader:
         for batch in reader:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import KafkaConfig
 from prefstream_events import DatasetReady, InvalidEvent, decode
 from prefstream_kafka import client_options
+from prefstream_kafka.readers import topic_partitions
 
 log = logging.getLogger("prefstream.batcher.restore")
 
@@ -27,6 +28,9 @@ async def read_announcements(kafka: KafkaConfig, topic: str) -> list[DatasetRead
     The end comes from ``end_offsets``; DatasetReady records are produced one per request,
     which is the case in which Tansu reports it correctly too.
     """
+    partitions = await topic_partitions(kafka, topic)
+    if not partitions:
+        return []
     consumer = AIOKafkaConsumer(
         **client_options(kafka),
         client_id=f"{kafka.client_id}-batcher-restore",
@@ -36,14 +40,6 @@ async def read_announcements(kafka: KafkaConfig, topic: str) -> list[DatasetRead
     )
     await consumer.start()
     try:
-        if topic not in await consumer.topics():
-            return []
-        # ``topics()`` does not refresh the consumer's own metadata; without this, Apache
-        # Kafka reports no partitions for a topic the consumer is not subscribed to.
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            return []
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

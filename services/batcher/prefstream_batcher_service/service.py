@@ -4,14 +4,15 @@ Cut protocol (docs/batcher.md has the full argument):
 
 1. A cut is *decided* in the same DuckDB transaction that stores the pairs whose arrival
    triggers it (or, for ``max_wait`` and forced cuts, in a transaction of its own): a
-   ledger row with the next sequence and the offset range it covers. Kafka offsets are
-   committed only after that transaction, so a decided cut is never lost or re-decided.
-2. The writer builds the dataset from the ledger row into a staging directory, fsyncs it
+   record in the cut log with the next sequence and the offset range it covers. Kafka
+   offsets are committed only after that transaction, so a decided cut is never lost or
+   re-decided.
+2. The writer builds the dataset from the cut record into a staging directory, fsyncs it
    and renames it into place; then, in one transaction, records membership and the
    DatasetReady to send, and marks the row ``written``.
 3. It publishes that exact DatasetReady (awaiting the broker's ack) and marks ``announced``.
 
-A crash anywhere resumes from the ledger: a directory already in place is verified and
+A crash anywhere resumes from the cut log: a directory already in place is verified and
 reused (it is the same cut: same rows, same bytes), a ``written`` row re-sends the stored
 event unchanged, and the datasets topic tells a restarted batcher which announcements did
 go out. One asyncio lock serializes every use of the store, so a cut never runs beside an
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import re
 import time
@@ -29,11 +31,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from faststream.kafka.publisher.usecase import DefaultPublisher as KafkaPublisher
+from faststream.kafka import KafkaBroker
 from prefstream_config import PrefstreamConfig
 from prefstream_datasets import (
     Arrival,
     CutPoint,
+    CutSpec,
+    DatasetState,
     PlannerState,
     clear_staging,
     due,
@@ -44,11 +48,20 @@ from prefstream_datasets import (
     read_pair_ids,
     seconds_until_due,
 )
-from prefstream_events import CutRequest, DatasetReady, DeadLetter, ce_headers, encode
+from prefstream_events import (
+    CutRequest,
+    DatasetReady,
+    DeadLetter,
+    InvalidEvent,
+    ce_headers,
+    decode,
+    encode,
+)
+from prefstream_runtime import Batch, Commits, Readiness, SourceRecord, Subscription
 from prefstream_runtime.crash import crash_point
-from prefstream_stores.batcher import BatcherStore, CutSpec, DatasetState, LedgerEntry
+from prefstream_stores.batcher import BatcherStore, CutRecord
 
-from prefstream_batcher_service.decode import Decoded, decode_records
+from prefstream_batcher_service.decode import SERVICE, Decoded, decode_records
 from prefstream_batcher_service.materialize import DatasetConflict, OutputOptions, build
 from prefstream_batcher_service.metrics import BatcherMetrics
 from prefstream_batcher_service.restore import last_sequence, lineage, read_announcements
@@ -71,18 +84,38 @@ MAX_RETRY_SECONDS = 60.0
 
 
 class BatcherService:
-    def __init__(
-        self,
-        config: PrefstreamConfig,
-        datasets: KafkaPublisher,
-        deadletters: KafkaPublisher,
-        metrics: BatcherMetrics,
-    ) -> None:
+    """The batcher as a :class:`prefstream_runtime.Service`.
+
+    Commits: :attr:`~prefstream_runtime.Commits.WHEN_HANDLED` on both subscriptions.
+    FastStream commits a pairs batch's offsets when :meth:`handle` returns, i.e. after the
+    DuckDB transaction holding its effect (and any cut it decided); an error seeks back
+    and the batch is redelivered (storing it again is a no-op). The control topic (for
+    ``prefstream dataset cut``) has its own group, starting at the end of the topic, so an
+    old request is not replayed into a new batcher.
+    """
+
+    name = SERVICE
+
+    def __init__(self, config: PrefstreamConfig, broker: KafkaBroker) -> None:
+        """Declares the publishers on ``broker``; opens and connects nothing."""
         self.config = config
         self.settings: BatcherSettings = settings_from(config)
-        self.datasets = datasets
-        self.deadletters = deadletters
-        self.metrics = metrics
+        self.datasets = broker.publisher(
+            config.kafka.topics.datasets,
+            title="datasets",
+            description="One DatasetReady per cut, keyed by dataset_id, after its files are "
+            "in place.",
+            schema=DatasetReady,
+        )
+        self.deadletters = broker.publisher(
+            config.kafka.topics.deadletter,
+            title="dead letters",
+            description="Pair and control records that could not be decoded, with reason and "
+            "source.",
+            schema=DeadLetter,
+        )
+        self.metrics = BatcherMetrics()
+        self.registry = self.metrics.registry
         self.options = OutputOptions(
             self.settings.datasets_dir,
             self.settings.formats,
@@ -96,12 +129,46 @@ class BatcherService:
         self.opened = False
         self.awaiting_pairs = False
         """The writer waits for pairs an earlier batcher's cut covers: wake it per batch."""
+        self.problems: dict[str, str] = {}
+        """Why the batcher cannot do its work right now (``ingest``, ``write``), for
+        ``/readyz``; each entry goes once the same step succeeds again."""
         self._closing = False
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Future[Any]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def subscriptions(self) -> Sequence[Subscription]:
+        kafka, batcher = self.config.kafka, self.config.batcher
+        return [
+            Subscription(
+                kafka.topics.pairs,
+                group_id=batcher.group_id,
+                handle=self.handle,
+                commits=Commits.WHEN_HANDLED,
+                title="pairs",
+                description="PairEvents from pairing, in batches; offsets committed after the "
+                "DuckDB transaction holding them.",
+                max_records=batcher.batch_max_records,
+                batch_timeout_ms=100,
+                needs_partitions=True,
+                failure="pair batch failed; it will be redelivered",
+            ),
+            Subscription(
+                kafka.topics.control,
+                group_id=f"{batcher.group_id}.control",
+                handle=self.handle_control,
+                commits=Commits.WHEN_HANDLED,
+                title="control",
+                description="CutRequest from `prefstream dataset cut`; read from the end of the "
+                "topic.",
+                batch=False,
+                options={"auto_offset_reset": "latest"},
+                needs_partitions=True,
+                failure="cut request failed; it will be redelivered",
+            ),
+        ]
 
     async def open(self) -> None:
         """Open the store, learn earlier announcements, rebuild the planner's state."""
@@ -127,7 +194,7 @@ class BatcherService:
             },
         )
 
-    def start_background(self) -> None:
+    async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._writer(), name="batcher-writer"),
             asyncio.create_task(self._timer(), name="batcher-timer"),
@@ -169,7 +236,13 @@ class BatcherService:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    async def handle_pairs(self, records: Sequence[Any]) -> None:
+    def ready(self) -> Readiness:
+        """Open, and no problem (e.g. a full disk: it recovers once space is back)."""
+        if not self.opened:
+            return False, {}
+        return not self.problems, self.status()
+
+    async def handle(self, batch: Batch) -> None:
         """One consumed batch: dead-letter the bad records, store the rest, decide cuts.
 
         Dead letters are acknowledged before the DuckDB transaction (a redelivery after a
@@ -177,20 +250,28 @@ class BatcherService:
         offset), and the transaction commits before returning, so the offsets FastStream
         commits next are covered. Raising makes it seek back and redeliver the batch.
         """
+        records = batch.records
         if not records:
             return
         now = time.time()
-        async with self.lock:
-            fresh, decoded = await self._call(self._decode, records, now)
-            await self.dead_letter(decoded.dead)
-            specs = await self._call(self._ingest, len(records), fresh, decoded, now)
+        try:
+            async with self.lock:
+                fresh, decoded = await self._call(self._decode, records, now)
+                await self.dead_letter(decoded.dead)
+                specs = await self._call(self._ingest, len(records), fresh, decoded, now)
+        except Exception as exc:
+            self.problems["ingest"] = _describe(exc, "storing pairs", self.settings.db_path)
+            raise
+        self.problems.pop("ingest", None)
         if specs:
             crash_point("after_decide")
             self.wake.set()
         elif self.awaiting_pairs:
             self.wake.set()
 
-    def _decode(self, records: Sequence[Any], now: float) -> tuple[list[Any], Decoded]:
+    def _decode(
+        self, records: Sequence[SourceRecord], now: float
+    ) -> tuple[list[SourceRecord], Decoded]:
         """Records not yet stored (redeliveries are below the stored positions), decoded."""
         positions = self.state.positions
         fresh = [r for r in records if r.offset >= positions.get(r.partition, 0)]
@@ -198,7 +279,7 @@ class BatcherService:
         return fresh, decode_records(fresh, max_bytes=max_bytes, received_at=now)
 
     def _ingest(
-        self, consumed: int, fresh: Sequence[Any], decoded: Decoded, now: float
+        self, consumed: int, fresh: Sequence[SourceRecord], decoded: Decoded, now: float
     ) -> list[CutSpec]:
         s = self.settings
         rows = [row for row in decoded.rows if row is not None]
@@ -240,7 +321,7 @@ class BatcherService:
         request_id: str | None,
         policy_filter: list[str] | None,
     ) -> list[CutSpec]:
-        """Ledger rows for ``cuts``, numbered from ``next_sequence`` (not yet advanced)."""
+        """Cut records for ``cuts``, numbered from ``next_sequence`` (not yet advanced)."""
         s = self.settings
         specs = []
         now = datetime.now(UTC)
@@ -280,7 +361,7 @@ class BatcherService:
         crash_point("after_decide")
         return spec
 
-    async def dead_letter(self, dead: Sequence[tuple[Any, DeadLetter]]) -> None:
+    async def dead_letter(self, dead: Sequence[tuple[SourceRecord, DeadLetter]]) -> None:
         if not dead:
             return
         futures = []
@@ -290,13 +371,35 @@ class BatcherService:
                 await self.deadletters.publish(
                     encode(letter),
                     key=record.key,
-                    headers=ce_headers("DeadLetter", SOURCE),
+                    headers=ce_headers("DeadLetter", SOURCE, event_id=letter.deadletter_id),
                     no_confirm=True,
                 )
             )
         await asyncio.gather(*futures)
 
     # -- forced and timed cuts -------------------------------------------------------------
+
+    async def handle_control(self, batch: Batch) -> None:
+        """A ``prefstream dataset cut`` request: a forced cut, or a dead letter."""
+        for record in batch.records:
+            try:
+                request = decode(
+                    CutRequest, record.value or b"", max_bytes=self.config.kafka.max_record_bytes
+                )
+            except InvalidEvent as exc:
+                letter = DeadLetter.for_record(
+                    record, reason=exc.reason, detail=exc.detail, service=SERVICE
+                )
+                await self.dead_letter([(record, letter)])
+                continue
+            spec = await self.request_cut(request)
+            log.info(
+                "cut request handled",
+                extra={
+                    "request_id": request.request_id,
+                    "dataset": spec.name if spec is not None else None,
+                },
+            )
 
     async def request_cut(self, request: CutRequest) -> CutSpec | None:
         """A forced cut of everything consumed; ``None`` when nothing is pending."""
@@ -333,6 +436,12 @@ class BatcherService:
     # -- writing and announcing ------------------------------------------------------------
 
     async def _writer(self) -> None:
+        """Write and announce decided cuts; on failure retry with backoff, by itself.
+
+        A failed attempt leaves nothing open or behind (materialize closes its files and
+        the scan, and removes its staging directory), so a disk that was full works again
+        at the next attempt once space is back; meanwhile ``/readyz`` says why not ready.
+        """
         backoff = 1.0
         while not self._closing:
             await self.wake.wait()
@@ -340,20 +449,35 @@ class BatcherService:
             try:
                 while not self._closing and await self._advance():
                     pass
-                backoff = 1.0
-            except Exception:
+            except Exception as exc:
                 self.metrics.cut_failures_total.inc()
-                log.exception("writing or announcing a dataset failed; will retry")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopped.wait(), backoff)
-                backoff = min(backoff * 2, MAX_RETRY_SECONDS)
-                self.wake.set()
+                problem = _describe(
+                    exc, "writing or announcing a dataset", self.options.datasets_dir
+                )
+                self.problems["write"] = f"{problem}; retrying in {backoff:.0f} s"
+                log.error(
+                    "%s; retrying in %.0f s",
+                    problem,
+                    backoff,
+                    exc_info=not _is_disk_full(exc),
+                    extra={"retry_in_s": backoff},
+                )
+            else:
+                backoff = 1.0
+                if self.problems.pop("write", None) is not None:
+                    log.info("writing datasets works again")
+                continue
+            # Outside the handler, so the failed attempt's traceback is not kept meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), backoff)
+            backoff = min(backoff * 2, MAX_RETRY_SECONDS)
+            self.wake.set()
 
     async def _advance(self) -> bool:
         """Move the oldest unannounced dataset one state forward; ``False``: nothing to do."""
         async with self.lock:
             pending = await self._call(
-                self.db.ledger,
+                self.db.cut_records,
                 [DatasetState.DECIDED, DatasetState.RESTORED, DatasetState.WRITTEN],
             )
         if not pending:
@@ -414,7 +538,7 @@ class BatcherService:
             extra={"dataset": event.name, "dataset_id": event.dataset_id, "pairs": event.num_pairs},
         )
 
-    def _materialize_restored(self, entry: LedgerEntry) -> bool:
+    def _materialize_restored(self, entry: CutRecord) -> bool:
         """An earlier batcher announced this cut: keep its directory, or rebuild it once the
         pairs it covers have been consumed. Never announced again."""
         spec = entry.spec
@@ -450,10 +574,10 @@ class BatcherService:
 
     def _restore(self, announced: Sequence[DatasetReady]) -> None:
         s = self.settings
-        ledger = {e.spec.sequence: e for e in self.db.ledger()}
-        ends = {seq: e.spec.ends for seq, e in ledger.items()}
+        records = {e.spec.sequence: e for e in self.db.cut_records()}
+        ends = {seq: e.spec.ends for seq, e in records.items()}
         for event in announced:
-            entry = ledger.get(event.sequence)
+            entry = records.get(event.sequence)
             event_ends = {
                 o.partition: o.offset for o in event.source_offsets if o.topic == s.pairs_topic
             }
@@ -493,8 +617,8 @@ class BatcherService:
 
     def _load_state(self, announced_up_to: int) -> None:
         s = self.settings
-        ledger = self.db.ledger()
-        starts = ledger[-1].spec.ends if ledger else {}
+        records = self.db.cut_records()
+        starts = records[-1].spec.ends if records else {}
         pending, oldest = self.db.pending(starts, dedup=s.dedup, policy_filter=s.policy_filter)
         self.state = PlannerState(dict(starts), self.db.positions(), pending, oldest)
         on_disk = [
@@ -502,18 +626,42 @@ class BatcherService:
             for p in s.datasets_dir.iterdir()
             if (m := re.fullmatch(rf"{re.escape(s.dataset_name)}-(\d+)", p.name))
         ]
-        last = max([ledger[-1].spec.sequence if ledger else 0, announced_up_to, *on_disk])
+        last = max([records[-1].spec.sequence if records else 0, announced_up_to, *on_disk])
         self.next_sequence = last + 1
         self.metrics.pairs_pending.set(pending)
 
     # -- introspection ---------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        return {
+        status: dict[str, Any] = {
             "pending": self.state.pending,
             "next_sequence": self.next_sequence,
             "positions": {str(p): o for p, o in sorted(self.state.positions.items())},
         }
+        if self.problems:
+            status["problems"] = dict(self.problems)
+        return status
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """An ``OSError`` from Python or Arrow, or DuckDB's own IO error, which has no errno."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return True
+    return "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+
+
+def _describe(exc: BaseException, doing: str, where: object) -> str:
+    """One line an operator can act on; a full disk names the place to free."""
+    if _is_disk_full(exc):
+        place = getattr(exc, "filename", None) or where
+        return (
+            f"{doing} failed: no space left on the disk of {place}; free space there, "
+            "the batcher retries by itself (no restart needed)"
+        )
+    return f"{doing} failed: {type(exc).__name__}: {exc}"
 
 
 def _spec_log(spec: CutSpec) -> dict[str, Any]:

@@ -19,7 +19,9 @@ One YAML file holds everything. NAT's sections (`trajectory_builders`, `trainer_
 `trainers`, `finetuning`, `llms`) use NAT's names and defaults, so a NAT finetuning config
 loads unchanged. Resolution order: defaults < YAML (with `${VAR}` / `${VAR:-default}`
 expansion) < environment `PREFSTREAM__SECTION__KEY=value` < `-o section.key value`.
-`prefstream config show` prints the result with secrets masked.
+`prefstream config show` prints the result with secrets masked. A secret is the text
+written, whatever YAML or the environment would make of it (`password: 0123` is "0123",
+not 83), and no error message ever shows a secret's value.
 """
 
 

@@ -17,8 +17,8 @@ from prefstream_config import PrefstreamConfig
 from prefstream_demo.agents import DemoStats, play_games
 from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
+from prefstream_kafka.readers import job_events
 
-from prefstream_cli.commands.watch import job_events
 from prefstream_cli.stack import Stack, running_stack
 
 

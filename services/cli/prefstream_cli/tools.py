@@ -19,25 +19,11 @@ from prefstream_cli.commands.service import SERVICES
 from prefstream_cli.config_reference import render_reference
 
 
-def available_services() -> dict[str, str]:
-    """Services whose module is part of this build (later issues add theirs)."""
-    found = {}
-    for name, module in SERVICES.items():
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        found[name] = module
-    return found
-
-
 def asyncapi_documents(config: PrefstreamConfig | None = None) -> dict[str, str]:
     """File name -> AsyncAPI 3.0 JSON, generated from each service's real FastStream app."""
     config = config or PrefstreamConfig()
     docs = {}
-    for name, module_name in available_services().items():
+    for name, module_name in SERVICES.items():
         app = importlib.import_module(module_name).build_app(config)
         spec = AsyncAPI(
             *app.brokers,

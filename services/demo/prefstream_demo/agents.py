@@ -21,8 +21,6 @@ from typing import Any
 import httpx
 from prefstream_config import PrefstreamConfig
 from prefstream_kafka import CandidatePublisher
-from prefstream_tictactoe import Board, build_messages, result, score_turn
-from prefstream_tictactoe.board import row_col
 
 from prefstream_demo.llm_policy import (
     CandidateSource,
@@ -32,6 +30,8 @@ from prefstream_demo.llm_policy import (
     Proposal,
     resolve_llm,
 )
+from prefstream_demo.tictactoe import Board, build_messages, result, score_turn
+from prefstream_demo.tictactoe.board import row_col
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,14 @@ from typing import Any, Literal, Protocol
 
 import httpx
 from prefstream_config import ConfigError, LLMConfig, PrefstreamConfig
-from prefstream_tictactoe import Board, Candidate, build_messages, generate_candidates, parse_move
+
+from prefstream_demo.tictactoe import (
+    Board,
+    Candidate,
+    build_messages,
+    generate_candidates,
+    parse_move,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,7 @@ class CandidateSource(Protocol):
 
 
 class OfflinePolicy:
-    """The seeded policy from ``prefstream_tictactoe``; needs no network."""
+    """The seeded policy from ``prefstream_demo.tictactoe``; needs no network."""
 
     async def propose(self, board: Board, n: int, rng: random.Random) -> list[Proposal]:
         return [Proposal(c, "offline") for c in generate_candidates(board, n, rng)]

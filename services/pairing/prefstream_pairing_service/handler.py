@@ -7,6 +7,14 @@ is still open). The next batch is decided while that task runs; it is staged onl
 the task finished. Any failure rolls back and rewinds the consumer to its committed
 offsets, which is exactly what a restart does; every effect is idempotent, so replaying
 is safe.
+
+A rewind is only complete once the consumer really reads from the committed offsets
+again: records fetched before the seek (a batch FastStream already holds) are recognised
+by the consumer's position and dropped, and a seek that fails is retried before anything
+else is decided. Rewinds back off exponentially (``BACKOFF_FIRST_S`` doubling up to
+``BACKOFF_MAX_S``), are logged at ERROR with their cause, counted in
+``consecutive_failures``, and make ``/readyz`` fail from the ``NOT_READY_AFTER``-th
+failure in a row until a batch with effects succeeds.
 """
 
 from __future__ import annotations
@@ -15,20 +23,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from prefstream_events import encode
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from prefstream_events import DeadLetter, encode
 from prefstream_events.cloudevents import EVENT_TYPES, SPECVERSION
+from prefstream_runtime import SourceRecord
 from prefstream_stores.pairing import PairingStore
 
 from prefstream_pairing_service.metrics import PairingMetrics
-from prefstream_pairing_service.processor import SERVICE, Effects, Processor, SourceRecord
+from prefstream_pairing_service.processor import SERVICE, Effects, Processor
 from prefstream_pairing_service.sink import Record, Sink
 
 log = logging.getLogger("prefstream.pairing")
@@ -36,6 +45,15 @@ log = logging.getLogger("prefstream.pairing")
 IDLE_CHECKPOINT_S = 5.0
 CHECKPOINT_WAL_BYTES = 48 * 1024 * 1024
 """Checkpoint (on a thread, alongside the writer) once the WAL is this large."""
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+"""Pause after the n-th failure in a row: ``BACKOFF_FIRST_S * 2**(n-1)``, at most this."""
+NOT_READY_AFTER = 3
+"""Failures in a row from which ``/readyz`` reports the service not ready."""
+ACKED_LETTERS = 100_000
+"""Ids of acknowledged dead letters remembered so that a rewind does not resend them."""
+LETTER_ACK_WAIT_S = 5.0
+"""How long an abandoned batch's dead letters are waited for (only to avoid resending)."""
 
 
 class PairingService:
@@ -66,6 +84,23 @@ class PairingService:
         self._inflight: asyncio.Task[None] | None = None
         self._checkpoint: asyncio.Task[None] | None = None
         self._stopping = False
+        self._wake = asyncio.Event()
+        """Set when stopping: cuts a backoff pause short."""
+        self.failures = 0
+        """Failures in a row (a batch with effects that succeeds sets it back to 0)."""
+        self._seek_pending = False
+        """A rewind could not seek: nothing is decided until a retry succeeds."""
+        self._rewound: set[int] = set()
+        """Partitions rewound (or assigned) whose records must prove they were fetched
+        after that, by the consumer's position."""
+        self._acked_letters: OrderedDict[str, None] = OrderedDict()
+        self._store_ok = True
+        """False after the store failed fatally: it is reopened before anything else."""
+
+    @property
+    def healthy(self) -> bool:
+        """False while batches keep failing (readiness)."""
+        return self._store_ok and self.failures < NOT_READY_AFTER
 
     # -- batches -------------------------------------------------------------------------
 
@@ -77,7 +112,18 @@ class PairingService:
         """
         async with self.lock:
             self.consumer = consumer
+            if self._seek_pending:
+                # The consumer may still be past the failed batch: seek first, and drop
+                # this batch either way (it was fetched before the seek).
+                await self._seek_committed()
+                return
+            if not self._store_ok and not self._repair_store():
+                # Drop this batch and rewind (it is read again once the store is back).
+                await self._fail("batch dropped", RuntimeError("the pairing store is unusable"))
+                return
             mine = [r for r in records if r.partition in self.owned and r.topic == self.topic]
+            if self._rewound and mine:
+                mine = await self._fetched_after_rewind(mine, consumer)
             if not mine:
                 return
             started = time.perf_counter()
@@ -85,46 +131,87 @@ class PairingService:
             try:
                 fx = self.processor.process(mine, int(time.time() * 1000), time.monotonic())
                 offsets = self.processor.windows.commit_offsets(self.owned)
-                futures = await self._publish(fx) if fx else []
-            except Exception:
-                log.exception("batch failed; rewinding to the committed offsets")
-                await self._settle()
-                await self._reset()
+                futures, letters = await self._publish(fx) if fx else ([], [])
+            except Exception as exc:
+                if await self._settle():
+                    await self._fail("batch failed", exc)
                 return
             if not await self._settle():
+                # This batch is abandoned (it is read again), but its dead letters may
+                # already be acknowledged: remember them so the replay does not resend.
+                await self._remember_if_acked(fx, letters)
                 return
-            self._inflight = asyncio.create_task(self._finish(fx, futures, offsets, started))
+            self._inflight = asyncio.create_task(
+                self._finish(fx, futures, letters, offsets, started)
+            )
 
-    async def _settle(self) -> bool:
+    async def _fetched_after_rewind(
+        self, records: list[SourceRecord], consumer: AIOKafkaConsumer
+    ) -> list[SourceRecord]:
+        """Drop the records of partitions whose batch was fetched before their rewind.
+
+        After ``seek(c)`` the consumer's position is ``c`` until a fetch is returned, and
+        ``getmany`` leaves it past the last record it returned. A batch fetched before
+        the seek (FastStream held it while the rewind ran) ends at or after ``c`` with the
+        position still at ``c``: deciding it on a cleared processor would commit past
+        every record between ``c`` and the batch.
+        """
+        last: dict[int, int] = {}
+        for r in records:
+            if r.partition in self._rewound:
+                last[r.partition] = r.offset
+        stale: set[int] = set()
+        for part, offset in last.items():
+            try:
+                position = await consumer.position(TopicPartition(self.topic, part))
+            except IllegalStateError:  # revoked meanwhile
+                stale.add(part)
+                continue
+            if position > offset:
+                self._rewound.discard(part)
+            else:
+                stale.add(part)
+        if not stale:
+            return records
+        log.info("dropped records fetched before a rewind", extra={"partitions": sorted(stale)})
+        return [r for r in records if r.partition not in stale]
+
+    async def _settle(self, *, backoff: bool = True) -> bool:
         """Wait for the batch in flight; on its failure rewind and return ``False``."""
         task, self._inflight = self._inflight, None
         if task is None:
             return True
         try:
             await task
-        except Exception:
-            log.exception("batch failed; rewinding to the committed offsets")
-            await self._reset()
+        except Exception as exc:
+            await self._fail("batch failed", exc, backoff=backoff)
             return False
         return True
 
     async def tick(self) -> None:
         async with self.lock:
-            if self.consumer is None or self._stopping or not await self._settle():
+            if self.consumer is None or self._stopping:
+                return
+            if self._seek_pending:
+                await self._seek_committed()
+                return
+            if not self._store_ok and not self._repair_store():
+                return
+            if not await self._settle():
                 return
             try:
                 fx = self.processor.tick(int(time.time() * 1000), time.monotonic())
                 offsets = self.processor.windows.commit_offsets(self.owned)
-                futures = await self._publish(fx) if fx else []
-                await self._finish(fx, futures, offsets, None)
-            except Exception:
-                log.exception("timer tick failed; rewinding to the committed offsets")
-                await self._reset()
+                futures, letters = await self._publish(fx) if fx else ([], [])
+                await self._finish(fx, futures, letters, offsets, None)
+            except Exception as exc:
+                await self._fail("timer tick failed", exc)
 
     async def _finish(
         self,
         fx: Effects,
         futures: list[asyncio.Future[Any]],
+        letters: list[asyncio.Future[Any]],
         offsets: dict[int, int],
         started: float | None,
     ) -> None:
@@ -138,7 +225,11 @@ class PairingService:
             )
             # Wait for the staging thread even when an ack fails first: rolling back while
             # it still appends would autocommit part of the batch (rows without offsets).
-            outcomes = await asyncio.gather(stage, *futures, return_exceptions=True)
+            outcomes = await asyncio.gather(stage, *letters, *futures, return_exceptions=True)
+            if letters and not any(
+                isinstance(o, BaseException) for o in outcomes[1 : 1 + len(letters)]
+            ):
+                self._remember_letters(fx.deadletters)
             failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
             try:
                 if failure is not None:
@@ -153,12 +244,18 @@ class PairingService:
                 raise
         self.processor.settle(fx.seq)
         await self._commit_offsets(offsets)
+        if fx and self.failures:
+            log.info("recovered after %d failed batches", self.failures)
+            self.failures = 0
+            m.consecutive_failures.set(0)
         committed_ms = time.time() * 1000
         m.records_total.inc(fx.records)
         m.candidates_total.inc(fx.candidates)
         m.filtered_total.inc(fx.filtered)
         m.duplicates_total.inc(fx.duplicates)
         m.late_total.inc(fx.late)
+        if fx.skewed:
+            m.clock_skew_total.inc(fx.skewed)
         m.pairs_total.inc(len(fx.pairs))
         for dl in fx.deadletters:
             m.deadletter_total.labels(reason=dl.reason).inc()
@@ -170,7 +267,13 @@ class PairingService:
         if started is not None:
             m.batch_seconds.observe(time.perf_counter() - started)
 
-    async def _publish(self, fx: Effects) -> list[asyncio.Future[Any]]:
+    async def _publish(
+        self, fx: Effects
+    ) -> tuple[list[asyncio.Future[Any]], list[asyncio.Future[Any]]]:
+        """Send pairs and dead letters; returns (pair futures, dead-letter futures).
+
+        Dead letters already acknowledged (a rewind replays their records) are not sent
+        again; consumers deduplicate the others by ``deadletter_id``, the ``ce_id``."""
         now = _ce_time()
         source = SERVICE.encode()
         # One shared header prefix per batch; only the CloudEvents id differs per pair.
@@ -185,14 +288,18 @@ class PairingService:
             (p.example_id.encode(), _encode_pair(p), [*base, ("ce_id", p.pair_id.encode())])
             for p in fx.pairs
         ]
+        futures = await self.sink.send(self.pairs_topic, pairs)
+        if not fx.deadletters:
+            return futures, []
         dtype = EVENT_TYPES["DeadLetter"].encode()
+        acked = self._acked_letters
         dead: list[Record] = [
             (
                 d.key,
                 encode(d),
                 [
                     ("ce_specversion", SPECVERSION.encode()),
-                    ("ce_id", f"{d.source.topic}/{d.source.partition}/{d.source.offset}".encode()),
+                    ("ce_id", d.deadletter_id.encode()),
                     ("ce_type", dtype),
                     ("ce_source", source),
                     ("ce_time", now),
@@ -200,10 +307,24 @@ class PairingService:
                 ],
             )
             for d in fx.deadletters
+            if d.deadletter_id not in acked
         ]
-        futures = await self.sink.send(self.pairs_topic, pairs)
-        futures += await self.sink.send(self.deadletter_topic, dead)
-        return futures
+        return futures, await self.sink.send(self.deadletter_topic, dead)
+
+    async def _remember_if_acked(self, fx: Effects, letters: list[asyncio.Future[Any]]) -> None:
+        if not letters:
+            return
+        done, pending = await asyncio.wait(letters, timeout=LETTER_ACK_WAIT_S)
+        if not pending and all(not f.cancelled() and f.exception() is None for f in done):
+            self._remember_letters(fx.deadletters)
+
+    def _remember_letters(self, letters: Sequence[DeadLetter]) -> None:
+        acked = self._acked_letters
+        for d in letters:
+            acked[d.deadletter_id] = None
+            acked.move_to_end(d.deadletter_id)
+        while len(acked) > ACKED_LETTERS:
+            acked.popitem(last=False)
 
     # -- offsets -------------------------------------------------------------------------
 
@@ -223,36 +344,91 @@ class PairingService:
             return
         self._committed.update(todo)
 
-    async def _reset(self) -> None:
+    async def _fail(self, what: str, exc: BaseException, *, backoff: bool = True) -> None:
+        """Roll back, rewind to the committed offsets and back off; visibly."""
+        self.failures += 1
+        self.metrics.consecutive_failures.set(self.failures)
+        log.error(
+            "%s; rewinding to the committed offsets (%d failures in a row)",
+            what,
+            self.failures,
+            exc_info=exc,
+        )
         self.metrics.resets_total.inc()
-        self.store.rollback()
-        self.processor.reset()
+        self._committed.clear()
+        try:
+            self.store.rollback()
+            self.processor.reset()  # reads the store (the Bloom filter of closed windows)
+        except Exception as broken:
+            # DuckDB invalidates a database after a fatal error (a checkpoint on a full
+            # disk): nothing may be decided or committed until it is reopened. The rewind
+            # below must happen all the same: skipping it once let the next batch, which
+            # needed no store, commit offsets past the failed one.
+            self._store_ok = False
+            log.error("the pairing store is unusable; reopening it", exc_info=broken)
+        await self._seek_committed()
+        if not self._store_ok:
+            self._repair_store()
+        if not backoff or self._stopping:
+            return
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures - 1))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _repair_store(self) -> bool:
+        """Reopen the DuckDB file (replaying its WAL) and rebuild what the processor reads
+        from it; ``False`` while that fails (e.g. the disk is still full)."""
+        try:
+            self.store.reopen()
+            self.processor.reset()
+        except Exception:
+            log.exception("the pairing store cannot be reopened yet; will retry")
+            return False
+        self._store_ok = True
+        log.info("the pairing store was reopened", extra={"db_path": self.store.path})
+        return True
+
+    async def _seek_committed(self) -> None:
+        """Seek every owned partition to its committed offset. On failure nothing may be
+        decided (the consumer could be past the batch): retried before the next one."""
+        self._seek_pending = True
+        self._rewound |= self.owned
         consumer = self.consumer
         if consumer is None:
+            self._seek_pending = False
             return
-        for part in sorted(self.owned):
-            tp = TopicPartition(self.topic, part)
-            with contextlib.suppress(KafkaError, IllegalStateError, AssertionError):
+        try:
+            for part in sorted(self.owned):
+                tp = TopicPartition(self.topic, part)
                 committed = await consumer.committed(tp)
                 if committed is None:
                     await consumer.seek_to_beginning(tp)
                 else:
                     consumer.seek(tp, committed)
-        self._committed.clear()
+        except Exception:
+            self.failures += 1
+            self.metrics.consecutive_failures.set(self.failures)
+            log.exception("rewind could not seek to the committed offsets; will retry")
+            return
+        self._seek_pending = False
 
     # -- rebalance -----------------------------------------------------------------------
 
     async def revoked(self, partitions: set[int]) -> None:
         async with self.lock:
-            if await self._settle():
-                with contextlib.suppress(Exception):
+            # No backoff inside a rebalance callback (it would hold up the group).
+            if self._store_ok and not self._seek_pending and await self._settle(backoff=False):
+                try:
                     await self._commit_offsets(
                         self.processor.windows.commit_offsets(partitions & self.owned)
                     )
+                except Exception:  # the next owner replays from the last commit
+                    log.exception("offset commit on revoke failed")
             dropped = self.processor.drop_partitions(sorted(partitions))
             self.owned -= partitions
             for p in partitions:
                 self._committed.pop(p, None)
+            self._rewound -= partitions
             self.metrics.windows_open.set(len(self.processor.windows))
             log.info(
                 "partitions revoked", extra={"partitions": sorted(partitions), "dropped": dropped}
@@ -261,6 +437,8 @@ class PairingService:
     async def assigned(self, partitions: set[int]) -> None:
         async with self.lock:
             self.owned |= partitions
+            # A batch fetched before a revoke may still be in FastStream's hands.
+            self._rewound |= partitions
             log.info("partitions assigned", extra={"partitions": sorted(self.owned)})
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -294,32 +472,22 @@ class PairingService:
     async def drain(self) -> None:
         """Stop the timer and commit what is safe; open windows stay for replay."""
         self._stopping = True
+        self._wake.set()
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
         if self._checkpoint is not None:  # a thread cannot be cancelled: let it finish
-            with contextlib.suppress(Exception):
+            try:
                 await self._checkpoint
+            except Exception:  # the commit below does not depend on the checkpoint
+                log.exception("store checkpoint at shutdown failed")
         async with self.lock:
-            if await self._settle():
-                with contextlib.suppress(Exception):
+            if self._store_ok and not self._seek_pending and await self._settle(backoff=False):
+                try:
                     await self._commit_offsets(self.processor.windows.commit_offsets(self.owned))
-
-
-class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forwards to the service, which may be created after the subscriber is declared."""
-
-    def __init__(self, service: Callable[[], PairingService]) -> None:
-        self._service = service
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        svc = self._service()
-        await svc.revoked({tp.partition for tp in revoked if tp.topic == svc.topic})
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        svc = self._service()
-        await svc.assigned({tp.partition for tp in assigned if tp.topic == svc.topic})
+                except Exception:  # a restart replays from the last commit
+                    log.exception("offset commit at shutdown failed")
 
 
 def _ce_time() -> bytes:

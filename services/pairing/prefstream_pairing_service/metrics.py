@@ -84,3 +84,14 @@ class PairingMetrics:
         self.resets_total = Counter(
             "resets_total", "Failures that rewound to the committed offsets.", registry=r
         )
+        self.consecutive_failures = Gauge(
+            "consecutive_failures",
+            "Batches failed in a row (each one rewound); not ready from 3 on.",
+            registry=r,
+        )
+        self.clock_skew_total = Counter(
+            "clock_skew_total",
+            "Records stamped beyond pairing.max_clock_skew_seconds ahead of the wall clock "
+            "(their partition clock used the wall clock instead).",
+            registry=r,
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 import msgspec
 from prefstream_events import DeadLetter, InvalidEvent
@@ -32,6 +31,7 @@ from prefstream_pairing import (
 )
 from prefstream_pairing.bloom import WindowBloom
 from prefstream_pairing.windows import NUM_CANDIDATES, WindowKey
+from prefstream_runtime.lifecycle import SourceRecord
 from prefstream_stores.pairing import (
     CandidateRow,
     PairingStore,
@@ -45,17 +45,6 @@ from prefstream_stores.pairing import (
 
 LATE = "late"
 SERVICE = "prefstream-pairing"
-
-
-class SourceRecord(Protocol):
-    """The fields of an aiokafka ``ConsumerRecord`` that the processor reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass
@@ -73,6 +62,7 @@ class Effects:
     duplicates: int = 0
     late: int = 0
     records: int = 0
+    skewed: int = 0
     seq: int = 0
 
     def __bool__(self) -> bool:
@@ -100,12 +90,13 @@ class Processor:
         late_policy: str,
         max_record_bytes: int,
         cache_size: int = 20_000,
+        max_clock_skew_s: float | None = None,
         # A closed window found in the cache must stay there for the rest of its batch:
         # keep cache_size well above the batch size (the service uses 4x).
     ) -> None:
         self.options = options
         self.store = store
-        self.windows = WindowSet(inactivity_gap_s, max_age_s)
+        self.windows = WindowSet(inactivity_gap_s, max_age_s, max_clock_skew_s)
         self.cache = ClosedCache(cache_size)
         self.bloom = WindowBloom()
         self.bloom.update(store.window_keys())
@@ -157,8 +148,9 @@ class Processor:
         decoded: list[tuple[SourceRecord, CandidateRecord]] = []
         step = self.options.ttc_step_name
         observe = self.windows.observe
+        skewed = self.windows.skewed
         for r in records:
-            observe(r.partition, r.offset, r.timestamp, now_mono)
+            observe(r.partition, r.offset, r.timestamp, now_mono, now_ms)
             try:
                 rec = decode_candidate(r.value or b"", max_bytes=self.max_record_bytes)
             except InvalidEvent as exc:
@@ -169,6 +161,7 @@ class Processor:
                 continue
             decoded.append((r, rec))
         fx.candidates = len(decoded)
+        fx.skewed = self.windows.skewed - skewed
 
         keys: dict[WindowKey, int] = {}
         unknown: list[int] = []
@@ -183,7 +176,12 @@ class Processor:
                 unknown.append(wk)
         if unknown:
             for wk, stored in self.store.closed_windows(unknown).items():
-                self.cache.put(wk, ClosedWindow(stored.candidate_indices, stored.pair_ids))
+                self.cache.put(
+                    wk,
+                    ClosedWindow(
+                        candidate_indices=stored.candidate_indices, pair_ids=stored.pair_ids
+                    ),
+                )
 
         lates: list[_Late] = []
         for r, rec in decoded:
@@ -196,23 +194,23 @@ class Processor:
                 # skip its canonical encoding (a list prompt is always encoded: equality of
                 # Python values would let 1 == true pass for two different prompts).
                 cand = Candidate(
-                    rec.candidate_index,
-                    rec.score,
-                    rec.output,
-                    first.prompt,
-                    first.prompt_key,
-                    r.offset,
-                    rec.policy_model,
+                    candidate_index=rec.candidate_index,
+                    score=rec.score,
+                    output=rec.output,
+                    prompt=first.prompt,
+                    prompt_key=first.prompt_key,
+                    arrival=r.offset,
+                    policy_model=rec.policy_model,
                 )
             else:
                 cand = Candidate(
-                    rec.candidate_index,
-                    rec.score,
-                    rec.output,
-                    prompt,
-                    canonical_prompt(prompt),
-                    r.offset,
-                    rec.policy_model,
+                    candidate_index=rec.candidate_index,
+                    score=rec.score,
+                    output=rec.output,
+                    prompt=prompt,
+                    prompt_key=canonical_prompt(prompt),
+                    arrival=r.offset,
+                    policy_model=rec.policy_model,
                 )
             if w is None:
                 known = keys.get(key)
@@ -224,7 +222,16 @@ class Processor:
                         fx.duplicates += 1
                     elif self.late_policy == "pair":
                         closed.candidate_indices.add(rec.candidate_index)
-                        lates.append(_Late(wk, key, cand, r.partition, r.offset, closed))
+                        lates.append(
+                            _Late(
+                                window_key=wk,
+                                key=key,
+                                candidate=cand,
+                                partition=r.partition,
+                                offset=r.offset,
+                                closed=closed,
+                            )
+                        )
                     else:
                         fx.late += 1
                         fx.deadletters.append(
@@ -280,21 +287,21 @@ class Processor:
         indices = [c.candidate_index for c in cands]
         pair_ids = [p.pair_id for p in pairs]
         fx.window_rows.append(
-            (
-                wk,
-                wid,
-                run_id,
-                example_id,
-                turn_id,
-                w.home,
-                w.first_offsets.get(w.home),
-                w.last_offset,
-                reason,
-                now,
-                len(cands),
-                encode_indices(indices),
-                encode_pair_ids(pair_ids),
-                cands[0].prompt_key.decode(),
+            WindowRow(
+                window_key=wk,
+                window_id=wid,
+                run_id=run_id,
+                example_id=example_id,
+                turn_id=turn_id,
+                source_partition=w.home,
+                first_offset=w.first_offsets.get(w.home),
+                last_offset=w.last_offset,
+                close_reason=reason,
+                closed_at=now,
+                num_candidates=len(cands),
+                candidate_indices=encode_indices(indices),
+                pair_ids=encode_pair_ids(pair_ids),
+                prompt=cands[0].prompt_key.decode(),
             )
         )
         window_prompt = cands[0].prompt_key
@@ -303,7 +310,7 @@ class Processor:
                 _candidate_row(wk, c, w.home, late=False, window_prompt=window_prompt)
             )
         self._emit(wk, pairs, fx, now)
-        self.cache.put(wk, ClosedWindow(set(indices), set(pair_ids)))
+        self.cache.put(wk, ClosedWindow(candidate_indices=set(indices), pair_ids=set(pair_ids)))
         self.bloom.add(wk)
         self._pending[wk] = (fx.seq, cands)
         fx.closed.append((reason, self._last_ts.pop(w.key, 0)))
@@ -348,21 +355,20 @@ class Processor:
             self._emit(x.window_key, new, fx, now)
             self._pending[x.window_key] = (fx.seq, list(cands))
             updates[x.window_key] = WindowUpdate(
-                x.window_key,
-                sorted(c.candidate_index for c in cands),
-                sorted(closed.pair_ids),
+                window_key=x.window_key,
+                candidate_indices=sorted(c.candidate_index for c in cands),
+                pair_ids=sorted(closed.pair_ids),
             )
-        in_batch = {row[0] for row in fx.window_rows}
+        in_batch = {row.window_key for row in fx.window_rows}
         for wk, u in updates.items():
             if wk in in_batch:  # the row is still being inserted: rewrite it in place
                 for i, row in enumerate(fx.window_rows):
-                    if row[0] == wk:
-                        fx.window_rows[i] = (
-                            *row[:10],
-                            len(u.candidate_indices),
-                            encode_indices(u.candidate_indices),
-                            encode_pair_ids(u.pair_ids),
-                            row[13],
+                    if row.window_key == wk:
+                        fx.window_rows[i] = msgspec.structs.replace(
+                            row,
+                            num_candidates=len(u.candidate_indices),
+                            candidate_indices=encode_indices(u.candidate_indices),
+                            pair_ids=encode_pair_ids(u.pair_ids),
                         )
             else:
                 fx.updates.append(u)
@@ -375,44 +381,44 @@ def _iso(now_ms: int) -> str:
 def _candidate_row(
     wk: int, c: Candidate, partition: int, *, late: bool, window_prompt: bytes = b""
 ) -> CandidateRow:
-    return (
-        wk,
-        c.candidate_index,
-        c.score,
-        None if c.prompt_key == window_prompt else c.prompt_key.decode(),
-        c.output,
-        c.policy_model,
-        partition,
-        c.arrival,
-        late,
+    return CandidateRow(
+        window_key=wk,
+        candidate_index=c.candidate_index,
+        score=c.score,
+        prompt=None if c.prompt_key == window_prompt else c.prompt_key.decode(),
+        output=c.output,
+        policy_model=c.policy_model,
+        source_partition=partition,
+        source_offset=c.arrival,
+        late=late,
     )
 
 
 def _pair_row(wk: int, p: Pair, now: datetime) -> PairRow:
-    return (
-        p.pair_id,
-        p.content_hash,
-        wk,
-        p.chosen_index,
-        p.rejected_index,
-        p.chosen_score,
-        p.rejected_score,
-        p.score_diff,
-        p.reward,
-        p.close_reason,
-        now,
+    return PairRow(
+        pair_id=p.pair_id,
+        content_hash=p.content_hash,
+        window_key=wk,
+        chosen_index=p.chosen_index,
+        rejected_index=p.rejected_index,
+        chosen_score=p.chosen_score,
+        rejected_score=p.rejected_score,
+        score_diff=p.score_diff,
+        reward=p.reward,
+        close_reason=p.close_reason,
+        created_at=now,
     )
 
 
 def _from_stored(s: StoredCandidate) -> Candidate:
     return Candidate(
-        s.candidate_index,
-        s.score,
-        s.output,
-        msgspec.json.decode(s.prompt_json),
-        s.prompt_json.encode(),
-        0,
-        s.policy_model,
+        candidate_index=s.candidate_index,
+        score=s.score,
+        output=s.output,
+        prompt=msgspec.json.decode(s.prompt_json),
+        prompt_key=s.prompt_json.encode(),
+        arrival=0,
+        policy_model=s.policy_model,
     )
 
 

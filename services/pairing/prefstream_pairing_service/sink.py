@@ -1,7 +1,7 @@
 """The service's producer: pairs and dead letters, batched per partition, keys kept.
 
 FastStream's ``publish_batch`` has no per-record key and ``publish`` costs ~50 µs a record;
-aiokafka's batch API keeps the key (``example_id``, as DESIGN.md's topic table requires)
+aiokafka's batch API keeps the key (``example_id``, as README.md's topic table requires)
 and runs at about 7 µs a record.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from prefstream_config import KafkaConfig
+from prefstream_events.limits import max_pair_bytes
 from prefstream_kafka import client_options
 
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
@@ -28,7 +29,7 @@ class Sink:
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
-            max_request_size=max(3 * kafka.max_record_bytes + 65536, 4 * 1024 * 1024),
+            max_request_size=max_pair_bytes(kafka.max_record_bytes),
             enable_idempotence=False,
         )
         self._partitioner = DefaultPartitioner()

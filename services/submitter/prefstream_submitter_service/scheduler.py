@@ -15,10 +15,11 @@ import logging
 from collections.abc import Callable
 
 from prefstream_events import DatasetReady, JobStatus
-from prefstream_nemo.flow import FlowHooks, FlowSettings, Platform, SubmissionFlow
-from prefstream_nemo.job_events import Emitter
-from prefstream_nemo.queueing import QueuePolicy, next_to_start, superseded_by_arrival
-from prefstream_stores.ledger import Ledger, Step, Submission
+from prefstream_stores.ledger import Ledger
+from prefstream_submission.flow import FlowHooks, FlowSettings, Platform, SubmissionFlow
+from prefstream_submission.job_events import Emitter
+from prefstream_submission.model import Step, Submission
+from prefstream_submission.queueing import QueuePolicy, next_to_start, superseded_by_arrival
 
 log = logging.getLogger("prefstream.submitter")
 

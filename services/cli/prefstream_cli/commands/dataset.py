@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import PrefstreamConfig
 from prefstream_datasets import MANIFEST, STAGING, Manifest, read_manifest
-from prefstream_events import CutRequest, DatasetReady, InvalidEvent, ce_headers, decode, encode
-from prefstream_kafka import client_options, make_broker
+from prefstream_events import CutRequest, DatasetReady, ce_headers, encode
+from prefstream_kafka import make_broker
+from prefstream_kafka.readers import DatasetWatcher
 
 from prefstream_cli.options import config_options, fail, resolve_config
 
@@ -69,7 +68,7 @@ async def _cut(
     config: PrefstreamConfig, request: CutRequest, *, wait: bool, wait_seconds: float
 ) -> DatasetReady | None:
     kafka = config.kafka
-    watcher = _DatasetWatcher(config) if wait else None
+    watcher = DatasetWatcher(kafka, client_id=f"{kafka.client_id}-cli") if wait else None
     if watcher is not None:
         await watcher.start()
     try:
@@ -90,48 +89,6 @@ async def _cut(
     finally:
         if watcher is not None:
             await watcher.stop()
-
-
-class _DatasetWatcher:
-    """Reads the datasets topic from its end as of ``start()`` (no consumer group)."""
-
-    def __init__(self, config: PrefstreamConfig) -> None:
-        kafka = config.kafka
-        self.topic = kafka.topics.datasets
-        self.consumer = AIOKafkaConsumer(
-            **client_options(kafka),
-            client_id=f"{kafka.client_id}-cli",
-            enable_auto_commit=False,
-        )
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        # ``topics()`` does not refresh the consumer's own metadata; Apache Kafka would
-        # then report no partitions for an unsubscribed topic.
-        await self.consumer._client.force_metadata_update()
-        partitions = self.consumer.partitions_for_topic(self.topic) or {0}
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the end now, before the request is sent
-            await self.consumer.position(tp)
-
-    async def find(self, request_id: str, wait_seconds: float) -> DatasetReady | None:
-        deadline = time.monotonic() + wait_seconds
-        while (left := deadline - time.monotonic()) > 0:
-            batches = await self.consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
-            for records in batches.values():
-                for record in records:
-                    try:
-                        event = decode(DatasetReady, record.value or b"")
-                    except InvalidEvent:
-                        continue
-                    if event.request_id == request_id:
-                        return event
-        return None
-
-    async def stop(self) -> None:
-        await self.consumer.stop()
 
 
 @click.command("list")

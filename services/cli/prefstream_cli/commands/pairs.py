@@ -8,55 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
-import msgspec
 from prefstream_events import InvalidEvent
-from prefstream_pairing import OfflineBuilder, PairingOptions, PairingStats
+from prefstream_pairing import OfflineBuilder, PairingOptions
+from prefstream_pairing.offline_writer import (
+    WriterProcessFailed,
+    write_pairs,
+    write_pairs_forked,
+)
 
 from prefstream_cli.options import config_options, fail, resolve_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CHUNK_PAIRS = 4096
 _PROGRESS_EVERY = 65536
-
-
-class _Writer:
-    """Writes encoded chunks on a thread: ``write`` releases the GIL, pairing does not."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._q.get()) is not None:
-            if self._error is None:
-                try:
-                    self._out.write(chunk)
-                except BaseException as exc:  # reported by close()
-                    self._error = exc
-
-    def write(self, chunk: bytes) -> None:
-        if self._error is not None:
-            raise self._error
-        self._q.put(chunk)
-
-    def close(self) -> None:
-        self._q.put(None)
-        self._thread.join()
-        self._out.flush()
-        if self._error is not None:
-            raise self._error
 
 
 def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
@@ -81,79 +51,6 @@ def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
                 progress.update(task, completed=done)
             yield line
         progress.update(task, completed=total)
-
-
-def _write(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | None) -> None:
-    """Encode pairs in chunks; a thread writes them while the next chunk is computed."""
-    writer = _Writer(out)
-    encode_lines = msgspec.json.Encoder().encode_lines
-    chunk: list[Any] = []
-    try:
-        for pair in pairing.pairs(examples):
-            chunk.append(pair)
-            if len(chunk) >= _CHUNK_PAIRS:
-                writer.write(encode_lines(chunk))
-                chunk = []
-        if chunk:
-            writer.write(encode_lines(chunk))
-    finally:
-        writer.close()
-
-
-def _write_forked(pairing: OfflineBuilder, path: Path, jobs: int) -> None:
-    """Children write later runs of examples to part files while this process writes the
-    first; the parts are then appended in order (a kernel copy). Children share the
-    parsed candidates copy-on-write and report their counters through a pipe."""
-    shares = pairing.shares(jobs)
-    children: list[tuple[int, int, Path]] = []
-    for i, share in enumerate(shares[1:], 1):
-        part = path.with_name(f"{path.name}.part{i}")
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            code = 1
-            try:
-                os.close(read_end)
-                with part.open("wb") as out:
-                    _write(pairing, out, share)
-                counts = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
-                counts.update(pairing.summary.stats.as_dict())
-                os.write(write_end, json.dumps(counts).encode())
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, part))
-    before = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
-    stats_before = pairing.summary.stats.as_dict()
-    with path.open("wb") as out:
-        _write(pairing, out, shares[0])
-        for pid, read_end, part in children:
-            with os.fdopen(read_end, "rb") as fh:
-                report = fh.read()
-            _, status = os.waitpid(pid, 0)
-            if status != 0 or not report:
-                fail(f"a writer process failed (status {status}); {part} is incomplete", 1)
-            counts = json.loads(report)
-            pairing.summary.windows += counts.pop("windows") - before["windows"]
-            pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
-            extra = {k: v - stats_before[k] for k, v in counts.items()}
-            pairing.summary.stats.add(PairingStats(**extra))
-            _append(out, part)
-            part.unlink()
-
-
-def _append(out: IO[bytes], part: Path) -> None:
-    """Append ``part`` to ``out`` in the kernel (sendfile), without a trip through Python."""
-    out.flush()
-    with part.open("rb") as src:
-        size = os.fstat(src.fileno()).st_size
-        sent = 0
-        while sent < size:
-            n = os.sendfile(out.fileno(), src.fileno(), sent, size - sent)
-            if n == 0:
-                raise OSError(f"sendfile stopped at {sent} of {size} bytes of {part}")
-            sent += n
 
 
 def _bool(name: str) -> Callable[[F], F]:
@@ -264,10 +161,13 @@ def build(
         total = Path(input_path).stat().st_size if use_progress and input_path != "-" else None
         pairing.feed(_lines(fh, total))
     if output_path == "-":
-        _write(pairing, sys.stdout.buffer, None)
+        write_pairs(pairing, sys.stdout.buffer, None)
     elif jobs > 1 and hasattr(os, "fork"):
-        _write_forked(pairing, Path(output_path), jobs)
+        try:
+            write_pairs_forked(pairing, Path(output_path), jobs)
+        except WriterProcessFailed as exc:
+            fail(str(exc), 1)
     else:
         with Path(output_path).open("wb") as out:
-            _write(pairing, out, None)
+            write_pairs(pairing, out, None)
     click.echo(json.dumps({"summary": pairing.summary.as_dict()}), err=True)

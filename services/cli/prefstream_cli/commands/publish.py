@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -15,6 +16,24 @@ from prefstream_cli.options import config_options, resolve_config
 CHUNK = 5000
 
 
+def read_candidates(
+    lines: Iterable[bytes], *, max_bytes: int
+) -> Iterator[tuple[int, CandidateEvent | InvalidEvent]]:
+    """Each non-blank line's number and its event, or why it is invalid.
+
+    The one wire decoder (``prefstream_events.decode``), which ``pairs build`` and the
+    pairing service agree with: what is published here is what they accept.
+    """
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()  # as ``pairs build`` reads a line
+        if not line:
+            continue
+        try:
+            yield number, decode(CandidateEvent, line, max_bytes=max_bytes)
+        except InvalidEvent as exc:
+            yield number, exc
+
+
 async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
     """Returns (published, invalid). Invalid lines are reported and skipped, never sent."""
     await ensure_topics(config.kafka)
@@ -22,16 +41,12 @@ async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
     async with CandidatePublisher.connect(config.kafka, source="prefstream/cli") as publisher:
         batch: list[CandidateEvent] = []
         with path.open("rb") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    batch.append(
-                        decode(CandidateEvent, line, max_bytes=config.kafka.max_record_bytes)
-                    )
-                except InvalidEvent as exc:
+            for number, result in read_candidates(lines, max_bytes=config.kafka.max_record_bytes):
+                if isinstance(result, InvalidEvent):
                     invalid += 1
-                    click.echo(f"{path}:{number}: {exc}", err=True)
+                    click.echo(f"{path}:{number}: {result}", err=True)
+                    continue
+                batch.append(result)
                 if len(batch) >= CHUNK:
                     await publisher.publish(batch)
                     published += len(batch)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 from prefstream_config import PrefstreamConfig
 
-from prefstream_cli.options import config_options, fail, resolve_config
+from prefstream_cli.options import config_options, resolve_config
 
 SERVICES: dict[str, str] = {
     "pairing": "prefstream_pairing_service.app",
@@ -20,10 +20,7 @@ so starting one service never imports the others."""
 
 
 def load_runner(name: str) -> Callable[[PrefstreamConfig], None]:
-    try:
-        module = importlib.import_module(SERVICES[name])
-    except ModuleNotFoundError as exc:
-        fail(f"service {name!r} is not part of this build yet ({exc.name} is missing)", 3)
+    module = importlib.import_module(SERVICES[name])
     runner: Callable[[PrefstreamConfig], None] = module.run
     return runner
 

@@ -20,12 +20,13 @@ from prefstream_config import (
 )
 from prefstream_events import DatasetReady, JobStatus, JobStatusEvent
 from prefstream_nemo import NemoClient
-from prefstream_nemo.dataset_files import InvalidDataset, dataset_from_directory
-from prefstream_nemo.flow import FlowHooks, FlowSettings, SubmissionFlow
-from prefstream_nemo.job_events import Emitter
 from prefstream_nemo.retry import RetryPolicy
 from prefstream_runtime import configure_logging
-from prefstream_stores.ledger import Ledger, Submission
+from prefstream_stores.ledger import Ledger
+from prefstream_submission.dataset_files import InvalidDataset, dataset_from_directory
+from prefstream_submission.flow import FlowHooks, FlowSettings, SubmissionFlow
+from prefstream_submission.job_events import Emitter
+from prefstream_submission.model import Submission
 
 from prefstream_cli.options import EXIT_CONFIG, config_options, fail, resolve_config
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import click
-from aiokafka import AIOKafkaConsumer
 from prefstream_config import KafkaConfig
-from prefstream_events import InvalidEvent, JobStatusEvent, decode
 from prefstream_events.job_board import JobBoard
-from prefstream_kafka import client_options
+from prefstream_kafka.readers import job_events
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -27,27 +24,6 @@ STATUS_STYLE = {
     "superseded": "dim",
     "running": "cyan",
 }
-
-
-async def job_events(kafka: KafkaConfig, *, from_beginning: bool) -> AsyncIterator[JobStatusEvent]:
-    """Every event on the jobs topic (no consumer group: a watcher must not steal partitions)."""
-    consumer = AIOKafkaConsumer(
-        **client_options(kafka),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-    )
-    await consumer.start()
-    try:
-        consumer.subscribe([kafka.topics.jobs])  # no group: every partition, nothing committed
-        async for record in consumer:
-            if record.value is None:
-                continue
-            try:
-                yield decode(JobStatusEvent, record.value)
-            except InvalidEvent:
-                continue
-    finally:
-        await consumer.stop()
 
 
 def render(board: JobBoard) -> Group:

@@ -1,0 +1,139 @@
+"""Writing the offline builder's pairs to a file: the one module of this package that does
+file I/O (no broker, database or HTTP client, like the rest of it).
+
+``write_pairs`` encodes pairs in chunks and writes them on a thread while the next chunk is
+computed. ``write_pairs_forked`` splits the examples between processes: forked children
+write later runs of examples to part files while this process writes the first; the parts
+are then appended in order with ``sendfile``, so the output is byte-identical to a single
+process's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from prefstream_pairing.offline import OfflineBuilder
+from prefstream_pairing.pair import PairingStats
+
+CHUNK_PAIRS = 4096
+"""Pairs encoded per write."""
+
+
+class WriterProcessFailed(RuntimeError):
+    """A forked writer exited with an error or reported nothing; its part is incomplete."""
+
+
+class _Writer:
+    """Writes encoded chunks on a thread: ``write`` releases the GIL, pairing does not."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(chunk)
+                except BaseException as exc:  # reported by close()
+                    self._error = exc
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(chunk)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        self._out.flush()
+        if self._error is not None:
+            raise self._error
+
+
+def write_pairs(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | None) -> None:
+    """Encode the pairs of ``examples`` (all when ``None``) as JSON lines into ``out``."""
+    writer = _Writer(out)
+    encode_lines = msgspec.json.Encoder().encode_lines
+    chunk: list[Any] = []
+    try:
+        for pair in pairing.pairs(examples):
+            chunk.append(pair)
+            if len(chunk) >= CHUNK_PAIRS:
+                writer.write(encode_lines(chunk))
+                chunk = []
+        if chunk:
+            writer.write(encode_lines(chunk))
+    finally:
+        writer.close()
+
+
+def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int) -> None:
+    """Write every pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
+
+    Children share the parsed candidates copy-on-write and report their counters through
+    a pipe, which are added to ``pairing.summary``. Raises :class:`WriterProcessFailed`
+    when a child fails.
+    """
+    shares = pairing.shares(jobs)
+    children: list[tuple[int, int, Path]] = []
+    for i, share in enumerate(shares[1:], 1):
+        part = path.with_name(f"{path.name}.part{i}")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            code = 1
+            try:
+                os.close(read_end)
+                with part.open("wb") as out:
+                    write_pairs(pairing, out, share)
+                counts = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
+                counts.update(pairing.summary.stats.as_dict())
+                os.write(write_end, json.dumps(counts).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end, part))
+    before = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
+    stats_before = pairing.summary.stats.as_dict()
+    with path.open("wb") as out:
+        write_pairs(pairing, out, shares[0])
+        for pid, read_end, part in children:
+            with os.fdopen(read_end, "rb") as fh:
+                report = fh.read()
+            _, status = os.waitpid(pid, 0)
+            if status != 0 or not report:
+                raise WriterProcessFailed(
+                    f"a writer process failed (status {status}); {part} is incomplete"
+                )
+            counts = json.loads(report)
+            pairing.summary.windows += counts.pop("windows") - before["windows"]
+            pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
+            extra = {k: v - stats_before[k] for k, v in counts.items()}
+            pairing.summary.stats.add(PairingStats(**extra))
+            _append(out, part)
+            part.unlink()
+
+
+def _append(out: IO[bytes], part: Path) -> None:
+    """Append ``part`` to ``out`` in the kernel (sendfile), without a trip through Python."""
+    out.flush()
+    with part.open("rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        sent = 0
+        while sent < size:
+            n = os.sendfile(out.fileno(), src.fileno(), sent, size - sent)
+            if n == 0:
+                raise OSError(f"sendfile stopped at {sent} of {size} bytes of {part}")
+            sent += n
