@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prefstream_events import DeadLetter, encode
 from prefstream_events.limits import DEADLETTER_MAX_BYTES
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+from prefstream_testing.kafka import Record
 
 
 def test_the_bound_fits_a_broker_with_default_settings() -> None:
@@ -30,7 +21,10 @@ def test_the_bound_fits_a_broker_with_default_settings() -> None:
 def test_a_dead_letter_always_fits_and_says_what_it_cut(size: int) -> None:
     original = bytes(i % 251 for i in range(size))
     letter = DeadLetter.for_record(
-        Rec("cands", 2, 77, b"ex-1", original), reason="oversize", detail="d" * 9000, service="s"
+        Record(topic="cands", partition=2, offset=77, key=b"ex-1", value=original),
+        reason="oversize",
+        detail="d" * 9000,
+        service="s",
     )
     data = encode(letter)
     assert len(data) <= DEADLETTER_MAX_BYTES
@@ -49,7 +43,11 @@ def test_a_dead_letter_always_fits_and_says_what_it_cut(size: int) -> None:
 @given(st.binary(max_size=3000), st.text(max_size=3000), st.binary(max_size=3000) | st.none())
 def test_a_small_budget_still_fits(value: bytes, detail: str, key: bytes | None) -> None:
     letter = DeadLetter.for_record(
-        Rec("t", 0, 1, key, value), reason="not_json", detail=detail, service="s", max_bytes=4096
+        Record(topic="t", partition=0, offset=1, key=key, value=value),
+        reason="not_json",
+        detail=detail,
+        service="s",
+        max_bytes=4096,
     )
     assert len(encode(letter)) <= 4096
     assert value.startswith(letter.original)
@@ -58,7 +56,10 @@ def test_a_small_budget_still_fits(value: bytes, detail: str, key: bytes | None)
 def test_the_id_depends_on_the_source_and_reason_only() -> None:
     def letter(offset: int, reason: str, detail: str) -> DeadLetter:
         return DeadLetter.for_record(
-            Rec("t", 1, offset, b"k", b"v"), reason=reason, detail=detail, service="s"
+            Record(topic="t", partition=1, offset=offset, key=b"k", value=b"v"),
+            reason=reason,
+            detail=detail,
+            service="s",
         )
 
     a = letter(5, "not_json", "one")

@@ -27,20 +27,11 @@ from prefstream_pairing_service.handler import PairingService
 from prefstream_pairing_service.metrics import PairingMetrics
 from prefstream_pairing_service.processor import Processor
 from prefstream_stores.pairing import PairingStore
+from prefstream_testing.kafka import Record
 from prefstream_testing.synthetic import synthetic_events
 
 TOPIC = "cands"
 T0 = 1_700_000_000_000
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass
@@ -53,7 +44,7 @@ class FakeConsumer:
     unavailable: int = 0
     """The next calls of :meth:`committed` that fail (coordinator unavailable)."""
 
-    def fetch(self, records: list[Rec]) -> list[Rec]:
+    def fetch(self, records: list[Record]) -> list[Record]:
         for r in records:
             self.positions[r.partition] = r.offset + 1
         return records
@@ -99,16 +90,16 @@ class FakeSink:
         return [fut]
 
 
-def turn(example: str, seed: int, first_offset: int) -> list[Rec]:
+def turn(example: str, seed: int, first_offset: int) -> list[Record]:
     events = synthetic_events(1, 4, seed=seed, run_id=example, with_num_candidates=True)
     return [
-        Rec(TOPIC, 0, first_offset + i, T0, b"k", msgspec.json.encode(e))
+        Record(TOPIC, 0, first_offset + i, T0, b"k", msgspec.json.encode(e))
         for i, e in enumerate(events)
     ]
 
 
-async def _stale_batch(tmp_path: Path, *, unavailable: int) -> None:
-    store = PairingStore(str(tmp_path / "p.duckdb"))
+def writer(store: PairingStore, sink: FakeSink) -> PairingService:
+    """The single writer over ``store``; windows close only by ``num_candidates``."""
     processor = Processor(
         PairingOptions(),
         store,
@@ -117,8 +108,7 @@ async def _stale_batch(tmp_path: Path, *, unavailable: int) -> None:
         late_policy="pair",
         max_record_bytes=1 << 20,
     )
-    sink = FakeSink(fail=1)
-    svc = PairingService(
+    return PairingService(
         processor,
         store,
         sink,  # type: ignore[arg-type]
@@ -127,6 +117,12 @@ async def _stale_batch(tmp_path: Path, *, unavailable: int) -> None:
         pairs_topic="pairs",
         deadletter_topic="dead",
     )
+
+
+async def _stale_batch(tmp_path: Path, *, unavailable: int) -> None:
+    store = PairingStore(str(tmp_path / "p.duckdb"))
+    sink = FakeSink(fail=1)
+    svc = writer(store, sink)
     consumer = FakeConsumer()
     svc.consumer = consumer
     await svc.assigned({0})
@@ -199,37 +195,20 @@ class InvalidatedStore(PairingStore):
 
 async def _invalidated_store(tmp_path: Path) -> None:
     store = InvalidatedStore(str(tmp_path / "p.duckdb"), failed_reopens=1)
-    processor = Processor(
-        PairingOptions(),
-        store,
-        inactivity_gap_s=1000,
-        max_age_s=10_000,
-        late_policy="pair",
-        max_record_bytes=1 << 20,
-    )
     sink = FakeSink(fail=0)
-    metrics = PairingMetrics()
-    svc = PairingService(
-        processor,
-        store,
-        sink,  # type: ignore[arg-type]
-        metrics,
-        topic=TOPIC,
-        pairs_topic="pairs",
-        deadletter_topic="dead",
-    )
+    svc = writer(store, sink)
     consumer = FakeConsumer()
     svc.consumer = consumer
     await svc.assigned({0})
     # Turn A closes by num_candidates; turn C never closes here (no num_candidates).
     a = turn("a", 1, 0)
     c = [
-        Rec(TOPIC, 0, 4 + i, T0, b"k", msgspec.json.encode(e))
+        Record(TOPIC, 0, 4 + i, T0, b"k", msgspec.json.encode(e))
         for i, e in enumerate(synthetic_events(1, 4, seed=3, run_id="c", with_num_candidates=False))
     ]
     log = a + c
 
-    def poll() -> list[Rec]:
+    def poll() -> list[Record]:
         """The next four records from the consumer's position, as a real fetch returns."""
         start = consumer.positions.get(0, 0)
         return consumer.fetch(log[start : start + 4])

@@ -4,7 +4,6 @@ against a real DuckDB file, compared with ``pairs build`` on the same records.""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -14,19 +13,10 @@ from hypothesis import strategies as st
 from prefstream_pairing import Candidate, OfflineBuilder, PairingOptions, pair_window
 from prefstream_pairing_service.processor import Processor, _candidate_row, _pair_row
 from prefstream_stores.pairing import CandidateRow, PairingStore, PairRow
+from prefstream_testing.kafka import Record
 
 GAP_S = 1000.0
 T0 = 1_700_000_000_000
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 def event(ex: str, idx: int, score: float, n: int | None) -> bytes:
@@ -77,7 +67,7 @@ def run(
 ) -> tuple[list[str], list[str], int]:
     """Feed records in batches; optionally 'crash' (drop memory and the uncommitted batch)
     once, then replay from the committed offsets as a restart would."""
-    records = [Rec("c", 0 if raw[-1] % 2 else 1, 0, T0, b"k", raw) for raw in lines]
+    records = [Record("c", 0 if raw[-1] % 2 else 1, 0, T0, b"k", raw) for raw in lines]
     next_off = [0, 0]
     for r in records:
         r.offset = next_off[r.partition]

@@ -11,17 +11,8 @@ from typing import Any
 import pytest
 from prefstream_runtime import Batch, Commits, Readiness, Subscription
 from prefstream_runtime.lifecycle import _Lifecycle
+from prefstream_testing.kafka import Record
 from prometheus_client import CollectorRegistry
-
-
-@dataclass
-class Rec:
-    topic: str = "t"
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = b"{}"
 
 
 @dataclass
@@ -100,12 +91,12 @@ def test_when_handled_paused_acks_on_return_and_nacks_a_failure() -> None:
         svc = FakeService()
         life = await _started(svc)
         sub = _sub(svc, Commits.WHEN_HANDLED_PAUSED, batch=False)
-        msg = FakeMessage(Rec())
+        msg = FakeMessage(Record())
         await life.handle(sub, msg)  # type: ignore[arg-type]
         assert msg.acks == ["ack"]
         assert [len(b.records) for b in svc.batches] == [1]
         svc.fail = True
-        failed = FakeMessage(Rec(offset=1))
+        failed = FakeMessage(Record(offset=1))
         await life.handle(sub, failed)  # type: ignore[arg-type]
         assert failed.acks == ["nack"]
 
@@ -116,7 +107,7 @@ def test_when_handled_raises_for_faststream_and_by_service_never_acks() -> None:
     async def main() -> None:
         svc = FakeService()
         life = await _started(svc)
-        msg = FakeMessage((Rec(), Rec(offset=1)))
+        msg = FakeMessage((Record(), Record(offset=1)))
         await life.handle(_sub(svc, Commits.BY_SERVICE), msg)  # type: ignore[arg-type]
         await life.handle(_sub(svc, Commits.WHEN_HANDLED), msg)  # type: ignore[arg-type]
         assert msg.acks == []  # FastStream acknowledges WHEN_HANDLED itself
@@ -135,7 +126,7 @@ def test_handlers_wait_for_start_and_readiness_follows_the_lifecycle() -> None:
         life = _Lifecycle(svc, _prepare)
         await life.on_startup()
         assert (await life.ready())[0] is False
-        msg = FakeMessage(Rec())
+        msg = FakeMessage(Record())
         task = asyncio.create_task(
             life.handle(_sub(svc, Commits.WHEN_HANDLED_PAUSED, batch=False), msg)  # type: ignore[arg-type]
         )
@@ -163,7 +154,7 @@ def test_a_handler_waiting_when_the_service_stops_leaves_its_records_for_a_repla
         svc = FakeService()
         life = _Lifecycle(svc, _prepare)
         await life.on_startup()
-        paused = FakeMessage(Rec())
+        paused = FakeMessage(Record())
         waiting = asyncio.create_task(
             life.handle(_sub(svc, Commits.WHEN_HANDLED_PAUSED, batch=False), paused)  # type: ignore[arg-type]
         )

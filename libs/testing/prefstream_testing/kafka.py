@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, Self
 
 import msgspec
@@ -17,6 +18,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from prefstream_config import KafkaConfig
 from prefstream_events import DatasetReady, DeadLetter, decode
+
+
+@dataclass
+class Record:
+    """A consumed record as handlers read it (the fields of ``SourceRecord``), for tests
+    that drive a handler without a broker."""
+
+    topic: str = "t"
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 0
+    key: bytes | None = None
+    value: bytes | None = b"{}"
 
 
 def test_profile(kafka: KafkaConfig) -> KafkaConfig:
