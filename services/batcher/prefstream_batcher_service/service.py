@@ -422,16 +422,40 @@ class BatcherService:
         return self._decide(cut, request.request_id, policy)
 
     async def _timer(self) -> None:
+        """Decide the cuts that time makes due. A decision that fails (its COMMIT on a full
+        disk) is logged and retried with backoff: the timer must outlive it, or no
+        ``max_wait`` cut would ever be decided again."""
         tick = min(1.0, max(0.05, self.settings.thresholds.max_wait_seconds / 4))
+        backoff = 1.0
         while not self._closing:
             wait = seconds_until_due(self.state, time.time(), self.settings.thresholds)
             await asyncio.sleep(tick if wait is None else min(tick, max(wait, 0.01)))
-            async with self.lock:
-                cut = due(self.state, time.time(), self.settings.thresholds)
-                if cut is None or self._closing:
-                    continue
-                await self._call(self._decide, cut, None, self.settings.policy_filter)
-            self.wake.set()
+            try:
+                async with self.lock:
+                    cut = due(self.state, time.time(), self.settings.thresholds)
+                    if cut is None or self._closing:
+                        continue
+                    await self._call(self._decide, cut, None, self.settings.policy_filter)
+            except Exception as exc:
+                problem = _describe(exc, "deciding a cut", self.settings.db_path)
+                self.problems["decide"] = f"{problem}; retrying in {backoff:.0f} s"
+                log.error(
+                    "%s; retrying in %.0f s",
+                    problem,
+                    backoff,
+                    exc_info=not _is_disk_full(exc),
+                    extra={"retry_in_s": backoff},
+                )
+            else:
+                backoff = 1.0
+                if self.problems.pop("decide", None) is not None:
+                    log.info("deciding cuts works again")
+                self.wake.set()
+                continue
+            # Outside the handler, so the failed attempt's traceback is not kept meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), backoff)
+            backoff = min(backoff * 2, MAX_RETRY_SECONDS)
 
     # -- writing and announcing ------------------------------------------------------------
 
