@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
+import duckdb
 from aiokafka.errors import KafkaConnectionError
 from prefstream_runtime.serve import WAIT_AGAIN_ON
 from prefstream_runtime.startup import BackgroundStart
+from prefstream_stores.errors import STORE_UNAVAILABLE
 
 
 class FlakyApp:
@@ -88,3 +90,15 @@ async def test_other_start_errors_still_end_the_process() -> None:
     assert start.phase == "failed"
     assert isinstance(start.failure, ValueError)
     assert app.starts == 1
+
+
+async def test_a_store_that_fills_up_before_the_start_waits_again() -> None:
+    """The store opened when waited for, then the disk filled before the app opened it."""
+    app = FlakyApp(failures=1, error=duckdb.IOException("No space left on device"))
+    retriable = WAIT_AGAIN_ON + STORE_UNAVAILABLE
+    start = BackgroundStart(app, service="svc", connect=waiter([]), retriable=retriable)  # type: ignore[arg-type]
+    task = asyncio.create_task(start._run())
+    await asyncio.wait_for(app.running.wait(), 5)
+    assert (app.starts, app.stops, start.failure) == (2, 1, None)
+    await start.stop()
+    await task

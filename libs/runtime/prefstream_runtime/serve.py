@@ -22,11 +22,19 @@ between: wait again rather than exit."""
 
 
 async def serve(
-    app: AsgiFastStream, *, host: str, port: int, service: str, connect: Connect | None = None
+    app: AsgiFastStream,
+    *,
+    host: str,
+    port: int,
+    service: str,
+    connect: Connect | None = None,
+    wait_again_on: tuple[type[BaseException], ...] = (),
 ) -> None:
     """Probes answer at once; ``connect`` (e.g. ``wait_for_kafka``) runs before the app
     starts, in the background. SIGINT/SIGTERM stop the wait, or drain and close the app."""
-    wrapper = BackgroundStart(app, service=service, connect=connect, retriable=WAIT_AGAIN_ON)
+    wrapper = BackgroundStart(
+        app, service=service, connect=connect, retriable=WAIT_AGAIN_ON + wait_again_on
+    )
     config = uvicorn.Config(
         wrapper,
         host=host,
@@ -52,6 +60,23 @@ async def serve(
 
 
 def run(
-    app: AsgiFastStream, *, host: str, port: int, service: str, connect: Connect | None = None
+    app: AsgiFastStream,
+    *,
+    host: str,
+    port: int,
+    service: str,
+    connect: Connect | None = None,
+    wait_again_on: tuple[type[BaseException], ...] = (),
 ) -> None:
-    asyncio.run(serve(app, host=host, port=port, service=service, connect=connect))
+    """``wait_again_on``: errors of the app's start, beside Kafka's and the OS's, that mean
+    "what was waited for went away again" (a store on a disk that filled up meanwhile)."""
+    asyncio.run(
+        serve(
+            app,
+            host=host,
+            port=port,
+            service=service,
+            connect=connect,
+            wait_again_on=wait_again_on,
+        )
+    )

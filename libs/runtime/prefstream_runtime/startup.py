@@ -23,6 +23,10 @@ from prefstream_runtime.waiting import describe
 
 log = logging.getLogger(__name__)
 
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 10.0
+"""Pause after the n-th failed start in a row: ``FIRST_RETRY_S * 2**(n-1)``, at most this."""
+
 Connect = Callable[[Callable[[str], None]], Awaitable[object]]
 """Waits until the app can start; reports each reason it cannot yet."""
 
@@ -81,9 +85,13 @@ class BackgroundStart:
         self.waiting_for = cause
 
     async def _run(self) -> None:
+        delay = FIRST_RETRY_S
         try:
             while not await self._start_once():
-                pass
+                # Not a hot loop when the wait passes at once but the start keeps failing.
+                self.phase = "waiting"
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
         except asyncio.CancelledError:
             self.phase = "stopped"
             raise

@@ -180,10 +180,6 @@ class WindowUpdate:
     pair_ids: list[str]
 
 
-OPEN_ERRORS: tuple[type[BaseException], ...] = (OSError, duckdb.Error)
-"""What opening a store raises when its disk is full or not writable: worth waiting out."""
-
-
 class PairingStore:
     """Batched, transactional writes; reads are only what the single writer needs."""
 

@@ -8,6 +8,7 @@ from prefstream_events.limits import max_pair_bytes
 from prefstream_kafka import consumer_options, ensure_topics, make_broker, wait_for_kafka
 from prefstream_runtime import configure_logging, service_app
 from prefstream_runtime import run as run_asgi
+from prefstream_stores.errors import STORE_UNAVAILABLE
 
 from prefstream_batcher_service.service import BatcherService
 
@@ -43,4 +44,5 @@ def run(config: PrefstreamConfig) -> None:
         port=config.batcher.http_port,
         service=SERVICE_NAME,
         connect=lambda report: wait_for_kafka(config.kafka, report=report),
+        wait_again_on=STORE_UNAVAILABLE,
     )

@@ -9,6 +9,7 @@ from prefstream_config import PrefstreamConfig
 from prefstream_kafka import consumer_options, ensure_topics, make_broker
 from prefstream_runtime import configure_logging, service_app
 from prefstream_runtime import run as run_asgi
+from prefstream_stores.errors import STORE_UNAVAILABLE
 
 from prefstream_pairing_service.service import Pairing, wait_for_dependencies
 
@@ -37,4 +38,5 @@ def run(config: PrefstreamConfig) -> None:
         port=config.pairing.http_port,
         service=SERVICE_NAME,
         connect=lambda report: wait_for_dependencies(config, report),
+        wait_again_on=STORE_UNAVAILABLE,
     )

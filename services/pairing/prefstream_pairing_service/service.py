@@ -18,7 +18,8 @@ from prefstream_kafka import wait_for_kafka
 from prefstream_pairing import PairingOptions
 from prefstream_runtime import Batch, Commits, Readiness, Subscription
 from prefstream_runtime.waiting import wait_until_available
-from prefstream_stores.pairing import OPEN_ERRORS, PairingStore
+from prefstream_stores.errors import STORE_UNAVAILABLE
+from prefstream_stores.pairing import PairingStore
 
 from prefstream_pairing_service.handler import PairingService
 from prefstream_pairing_service.metrics import PairingMetrics
@@ -133,7 +134,7 @@ async def wait_for_dependencies(config: PrefstreamConfig, report: Callable[[str]
         lambda: asyncio.to_thread(lambda: PairingStore(path).close()),
         what=f"the pairing store {path}",
         hint="Free space on its disk or fix its permissions (pairing.db_path names it).",
-        retriable=OPEN_ERRORS,
+        retriable=STORE_UNAVAILABLE,
         log=log,
         report=report,
     )
