@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from typing import Any
 
 import pytest
 from prefstream_config import LLMConfig, PrefstreamConfig
 from prefstream_demo import play_games
-from prefstream_demo.tictactoe import Board, score_move
+from prefstream_demo.agents import ILLEGAL_SCORE
+from prefstream_demo.llm_policy import Proposal, Proposals
+from prefstream_demo.tictactoe import Board, Candidate, score_move
 from prefstream_demo.tictactoe.board import square_at
+from prefstream_demo.tictactoe.compact import compact_answer, compact_prompt, parse_compact_move
 from prefstream_events import CandidateEvent, ChatMessage, decode, parse_ce_headers
 
 pytestmark = pytest.mark.timeout(90)
@@ -93,3 +97,40 @@ async def test_llm_agents_publish_the_models_answers(
     assert {e.policy_model for e in events} == {"meta/llama-3.1-8b-instruct"}
     sent_prompts = [[ChatMessage(**m) for m in body["messages"]] for body in fake_openai.requests]
     assert all(e.input in sent_prompts for e in events)
+
+
+class ScriptedSource:
+    """A served model's answers, scripted: the first legal square twice (one is a repeat),
+    an occupied or unparsable answer, and a compact prompt."""
+
+    def messages(self, board: Board) -> list[ChatMessage]:
+        return [ChatMessage(role="user", content=compact_prompt(board))]
+
+    async def propose(self, board: Board, n: int, rng: random.Random) -> Proposals:
+        legal = board.legal_moves()
+        taken = [i for i in range(9) if i not in legal]
+        moves = [Proposal(Candidate(square, compact_answer(square)), "llm") for square in legal[:2]]
+        illegal = [compact_answer(taken[0])] if taken else ["?"]
+        return Proposals(moves, illegal)
+
+
+async def test_illegal_answers_are_published_below_every_legal_move(
+    demo_config: PrefstreamConfig, read_records: Any
+) -> None:
+    stats = await play_games(
+        demo_config, 1, 1, seed=3, source=ScriptedSource(), policy_model="m1", play_sampled=True
+    )
+    records = await read_records(demo_config.kafka, stats.candidates)
+    events = [decode(CandidateEvent, r.value) for r in records]
+    assert {e.policy_model for e in events} == {"m1"}
+    illegal = [e for e in events if e.metadata.get("illegal")]
+    assert len(illegal) == stats.turns  # one per turn
+    for event in illegal:
+        board = Board.parse(event.metadata["board"])
+        same_turn = [e for e in events if e.turn_id == event.turn_id]
+        assert event.score == ILLEGAL_SCORE < min(e.score for e in same_turn if e is not event)
+        assert event.metadata["square"] is None
+        assert parse_compact_move(event.output) not in board.legal_moves()
+        assert event.input == [ChatMessage(role="user", content=compact_prompt(board))]
+    played = [e for e in events if e.is_selected]
+    assert all(e.candidate_index == 0 for e in played)  # the first sample is played

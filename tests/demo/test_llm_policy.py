@@ -25,7 +25,8 @@ def llm_for(fake: Any, **extra: Any) -> LLMConfig:
 async def propose(llm: LLMConfig, n: int = 3) -> tuple[list[Any], LLMStats]:
     stats = LLMStats()
     async with httpx.AsyncClient(timeout=5) as client:
-        proposals = await OpenAIPolicy(client, llm, stats=stats).propose(BOARD, n, random.Random(0))
+        proposed = await OpenAIPolicy(client, llm, stats=stats).propose(BOARD, n, random.Random(0))
+        proposals = proposed.moves
     return proposals, stats
 
 

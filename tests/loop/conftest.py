@@ -36,3 +36,9 @@ def loop_overrides(tmp_path: Path) -> list[tuple[str, str]]:
         ("submitter.db_path", str(tmp_path / "submitter.duckdb")),
         ("logging.format", "text"),
     ]
+
+
+@pytest.fixture(scope="session")
+def policy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where closed-loop demos keep the built base policy: built once per test session."""
+    return tmp_path_factory.mktemp("policy-cache")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "configs" / "demo.yml"
+DEMO_CONFIG = ROOT / "configs" / "demo-simulated.yml"
 
 
 def as_argv(overrides: list[tuple[str, str]]) -> list[str]:

@@ -24,6 +24,7 @@ def test_demo_trains_a_job_with_no_error_in_the_logs(
             "-m",
             "prefstream_cli",
             "demo",
+            "--simulated",
             "--config",
             str(DEMO_CONFIG),
             *as_argv(overrides),

@@ -18,6 +18,7 @@ from prefstream_config.sections import (
     LoggingConfig,
     NmpLocalConfig,
     PairingConfig,
+    RetrainingConfig,
     SubmitterConfig,
     TopicsConfig,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "NmpLocalConfig",
     "PairingConfig",
     "PrefstreamConfig",
+    "RetrainingConfig",
     "SubmitterConfig",
     "TopicsConfig",
     "load_config",

@@ -21,6 +21,7 @@ from prefstream_config.sections import (
     LoggingConfig,
     NmpLocalConfig,
     PairingConfig,
+    RetrainingConfig,
     SubmitterConfig,
 )
 
@@ -39,6 +40,7 @@ class PrefstreamConfig(BaseModel):
     pairing: PairingConfig = Field(default_factory=PairingConfig)
     batcher: BatcherConfig = Field(default_factory=BatcherConfig)
     submitter: SubmitterConfig = Field(default_factory=SubmitterConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
     nmp_local: NmpLocalConfig = Field(default_factory=NmpLocalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)

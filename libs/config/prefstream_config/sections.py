@@ -9,6 +9,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
 )
@@ -33,6 +34,8 @@ class TopicsConfig(_Section):
     jobs: str = "prefstream.jobs.v1"
     deadletter: str = "prefstream.deadletter.v1"
     control: str = "prefstream.control.v1"
+    evaluations: str = "prefstream.evaluations.v1"
+    """EvaluationEvents keyed by model: held-out results and the promotion verdict."""
 
 
 class KafkaConfig(_Section):
@@ -53,6 +56,8 @@ class KafkaConfig(_Section):
     """Partitions of the candidates and pairs topics (pairing instances scale up to this)."""
     replication_factor: PositiveInt = 1
     jobs_topic_compacted: bool = True
+    evaluations_topic_compacted: bool = True
+    """Keep only each model's latest evaluation (the event carries the whole verdict)."""
     session_timeout_ms: PositiveInt = 10_000
     """Consumer group session timeout (Tansu joins take half of it)."""
     heartbeat_interval_ms: PositiveInt = 3_000
@@ -129,6 +134,18 @@ class SubmitterConfig(_Section):
     retry_max_seconds: NonNegativeFloat = 30.0
 
 
+class RetrainingConfig(_Section):
+    """Which model a new training job starts from."""
+
+    start_from: Literal["base", "latest"] = Field(
+        "base",
+        description="base: every job trains the configured customization config's base model "
+        "(with batcher.mode: cumulative, on all pairs so far); latest: a job trains the model "
+        "promoted last on the evaluations topic, through a customization config the "
+        "submitter creates for it (the configured one's options), else the base model.",
+    )
+
+
 class NmpLocalConfig(_Section):
     """Where ``prefstream up`` runs nmp-local when no NeMo hosts are configured."""
 
@@ -141,6 +158,11 @@ class NmpLocalConfig(_Section):
     )
     deployment_ready_seconds: NonNegativeFloat = Field(
         5.0, description="Simulated time until a deployment is ready."
+    )
+    trainer: Literal["auto", "simulated", "trl"] = Field(
+        "auto",
+        description="auto: the real TRL trainer when the training extra is installed and the "
+        "job's base model has weights; simulated: the clock-driven stand-in.",
     )
 
 
@@ -175,3 +197,40 @@ class DemoConfig(_Section):
         1, description="The demo stops after this many training jobs have completed."
     )
     timeout_seconds: PositiveFloat = Field(900.0, description="Overall deadline for the demo.")
+    rounds: PositiveInt = Field(
+        3, description="Closed loop: play, train, deploy, evaluate and promote this many times."
+    )
+    base_model: str = Field(
+        "prefstream-demo/tictactoe-policy",
+        description="Closed loop: the name the tiny policy is registered under (namespace/name).",
+    )
+    policy_cache_dir: str = Field(
+        "data/policy-cache",
+        description="Closed loop: where the built base policy is kept between runs.",
+    )
+    temperature: NonNegativeFloat = Field(
+        2.0, description="Closed loop: sampling temperature of the agents' candidate moves."
+    )
+    evaluation_games_random: NonNegativeInt = Field(
+        500, description="Closed loop: held-out evaluation games against a random player."
+    )
+    evaluation_games_minimax: NonNegativeInt = Field(
+        200, description="Closed loop: held-out evaluation games against perfect play."
+    )
+    evaluation_temperature: NonNegativeFloat = Field(
+        0.3, description="Closed loop: sampling temperature of the model in evaluation games."
+    )
+    promotion_z: NonNegativeFloat = Field(
+        2.0,
+        description="Closed loop: a new model may trail the current one by this many "
+        "combined standard errors of the evaluation score and still be promoted.",
+    )
+    promotion_min_tolerance: NonNegativeFloat = Field(
+        0.0, description="Closed loop: the smallest allowed shortfall, whatever the noise."
+    )
+    promotion_max_illegal_increase: NonNegativeFloat = Field(
+        0.0,
+        le=1.0,
+        description="Closed loop: how much higher (a fraction of its answers) a new model's "
+        "illegal-answer rate may be than the current model's and still be promoted.",
+    )

@@ -2,6 +2,8 @@
 
 from prefstream_events.cloudevents import ce_headers, parse_ce_headers
 from prefstream_events.codec import InvalidEvent, decode, describe_validation_error, encode
+from prefstream_events.evaluation import EvaluationEvent, OpponentResult, evaluation_id
+from prefstream_events.job_board import JobBoard
 from prefstream_events.models import (
     CandidateEvent,
     ChatMessage,
@@ -16,6 +18,7 @@ from prefstream_events.models import (
     Prompt,
     SourceOffset,
 )
+from prefstream_events.promotions import PromotionBoard
 
 __all__ = [
     "CandidateEvent",
@@ -25,15 +28,20 @@ __all__ = [
     "DatasetReady",
     "DeadLetter",
     "DeploymentState",
+    "EvaluationEvent",
     "InvalidEvent",
+    "JobBoard",
     "JobStatus",
     "JobStatusEvent",
+    "OpponentResult",
     "PairEvent",
+    "PromotionBoard",
     "Prompt",
     "SourceOffset",
     "ce_headers",
     "decode",
     "describe_validation_error",
     "encode",
+    "evaluation_id",
     "parse_ce_headers",
 ]

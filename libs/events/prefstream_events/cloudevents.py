@@ -17,6 +17,7 @@ EVENT_TYPES: dict[str, str] = {
     "JobStatusEvent": "dev.prefstream.job.status.v1",
     "DeadLetter": "dev.prefstream.deadletter.v1",
     "CutRequest": "dev.prefstream.control.dataset-cut.v1",
+    "EvaluationEvent": "dev.prefstream.evaluation.v1",
 }
 
 

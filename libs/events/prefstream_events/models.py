@@ -259,6 +259,17 @@ class JobStatusEvent(_Event):
     message: str | None = None
     error: str | None = None
     deployment: DeploymentState | None = None
+    customization_config: OptionalId | None = Field(
+        None,
+        description="The customization config the job trains with (namespace/name), once "
+        "chosen; None in events from before the choice.",
+    )
+    start_model: OptionalId | None = Field(
+        None,
+        description="The promoted model the job continues training "
+        "(retraining.start_from: latest); None: the base model of the configured "
+        "customization config.",
+    )
     updated_at: AwareDatetime = Field(default_factory=utc_now)
 
 

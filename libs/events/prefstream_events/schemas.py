@@ -6,6 +6,7 @@ import json
 
 from pydantic import BaseModel
 
+from prefstream_events.evaluation import EvaluationEvent
 from prefstream_events.models import (
     CandidateEvent,
     CutRequest,
@@ -22,6 +23,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     JobStatusEvent,
     DeadLetter,
     CutRequest,
+    EvaluationEvent,
 )
 
 

@@ -1,5 +1,18 @@
-"""Kafka plumbing: FastStream broker factory, topic creation, CandidatePublisher, local brokers."""
+"""Kafka plumbing: FastStream broker factory, topic creation, CandidatePublisher, local brokers,
+and the followers agents use: deployed models, evaluations."""
 
+from prefstream_kafka.deployed_models import (
+    DeployedModel,
+    follow_deployed_models,
+    job_failure,
+    latest_deployed_model,
+    latest_deployed_model_now,
+)
+from prefstream_kafka.evaluations import (
+    EvaluationPublisher,
+    follow_evaluations,
+    latest_promoted_model,
+)
 from prefstream_kafka.factory import (
     bootstrap_servers,
     client_options,
@@ -14,12 +27,20 @@ from prefstream_kafka.wait import wait_for_kafka
 
 __all__ = [
     "CandidatePublisher",
+    "DeployedModel",
+    "EvaluationPublisher",
     "TopicSpec",
     "bootstrap_servers",
     "client_options",
     "consumer_options",
     "ensure_topics",
+    "follow_deployed_models",
+    "follow_evaluations",
     "is_embedded",
+    "job_failure",
+    "latest_deployed_model",
+    "latest_deployed_model_now",
+    "latest_promoted_model",
     "make_broker",
     "raw_body",
     "topic_specs",

@@ -20,9 +20,12 @@ class TopicSpec:
 
 
 def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
-    """All topics; jobs may be compacted because each event carries the full job state."""
+    """All topics; jobs and evaluations may be compacted because each event carries the
+    full state of its key (a job; a model's latest evaluation)."""
     t = kafka.topics
-    jobs_cfg = {"cleanup.policy": "compact"} if kafka.jobs_topic_compacted else {}
+    compact = {"cleanup.policy": "compact"}
+    jobs_cfg = compact if kafka.jobs_topic_compacted else {}
+    evaluations_cfg = compact if kafka.evaluations_topic_compacted else {}
     pair_bytes = max_pair_bytes(kafka.max_record_bytes)
     return [
         TopicSpec(t.candidates, kafka.partitions, {}),
@@ -31,6 +34,7 @@ def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
         TopicSpec(t.jobs, 1, jobs_cfg),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.control, 1, {}),
+        TopicSpec(t.evaluations, 1, evaluations_cfg),
     ]
 
 

@@ -37,6 +37,10 @@ commits an offset only after the durable effect of the records below it.
 - :attr:`Commits.WHEN_HANDLED_PAUSED` (``AckPolicy.MANUAL`` acknowledged here; the
   submitter): as ``WHEN_HANDLED``, but a failure is redelivered only after
   ``retry_pause_s`` (the ledger write that failed is retried at most once a second).
+
+Whatever the mode, a handler never sees a delivery past a hole in a partition's offsets:
+:mod:`prefstream_runtime.offset_gaps` holds those records back and fetches the hole again
+(the embedded broker skips records under concurrent producers; see docs/brokers.md).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from prefstream_runtime.http import asgi_app
+from prefstream_runtime.offset_gaps import GapGuard
 
 
 class SourceRecord(Protocol):
@@ -179,6 +184,7 @@ class _Lifecycle:
         self.started = asyncio.Event()
         self.running = False
         self.subscribers: list[tuple[Subscription, Any]] = []
+        self.gaps: dict[tuple[str, str], GapGuard] = {}
 
     def subscribe(self, broker: KafkaBroker, sub: Subscription, shared: Mapping[str, Any]) -> None:
         extra: dict[str, Any] = {}
@@ -216,7 +222,12 @@ class _Lifecycle:
                     raise RuntimeError(f"{self.service.name} stopped before it started")
                 return
         raw: Any = msg.raw_message
-        records = list(raw) if sub.batch else [raw]
+        delivered = list(raw) if sub.batch else [raw]
+        guard = self.gaps.setdefault((sub.topic, sub.group_id), GapGuard())
+        consumer: AIOKafkaConsumer = msg.consumer  # FastStream types it as its own protocol
+        records = await guard.admit(delivered, consumer)
+        if not records:
+            return  # all held back: the consumer was sought to a hole, nothing to commit
         try:
             await sub.handle(Batch(records, msg.consumer))
         except Exception:

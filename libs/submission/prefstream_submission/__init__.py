@@ -5,7 +5,8 @@ trained (and maybe deployed) model, built on the NeMo platform client (``prefstr
 - ``flow``: the resumable per-dataset flow, talking to the platform through a protocol;
 - ``job_events``: platform statuses mapped to ours, and the JobStatusEvent emitter;
 - ``queueing``: the ``fifo`` and ``latest`` queue policies, pure functions;
-- ``dataset_files``: a dataset directory on disk, its file hashes and row checks.
+- ``dataset_files``: a dataset directory on disk, its file hashes and row checks;
+- ``start_model``: the customization config that makes a job start from a promoted model.
 
 Storage lives elsewhere: the submitter's ledger (``prefstream_stores.ledger``) imports
 this model, never the other way round.
@@ -16,14 +17,18 @@ from prefstream_submission.flow import FlowHooks, FlowSettings, Platform, Submis
 from prefstream_submission.job_events import Emitter, Sink, job_status
 from prefstream_submission.model import Step, Submission, lineage_of
 from prefstream_submission.queueing import QueuePolicy, next_to_start, superseded_by_arrival
+from prefstream_submission.start_model import CustomizationConfigs, PromotedModels, Retraining
 
 __all__ = [
+    "CustomizationConfigs",
     "Emitter",
     "FlowHooks",
     "FlowSettings",
     "InvalidDataset",
     "Platform",
+    "PromotedModels",
     "QueuePolicy",
+    "Retraining",
     "Sink",
     "Step",
     "Submission",

@@ -1,7 +1,8 @@
 """One dataset's way through the NeMo platform, resumable at every step.
 
-    queued → started → repo_created → uploaded → registered → job_requested → job_created
-           → (poll) → job_finished → [deploy_requested → deployed] → done
+    queued → started → repo_created → uploaded → registered → [start model chosen]
+           → job_requested → job_created → (poll) → job_finished
+           → [deploy_requested → deployed] → done
 
 Each step's effect is recorded in the ledger once it is known to exist. A submission that
 is *resumed* (after a crash, or by ``prefstream submit`` run again) looks before every
@@ -13,6 +14,11 @@ get through, the step waits and tries again (looking first) until the job deadli
 Anything permanent (a bad row, a 4xx, a name taken by something else) fails the dataset
 with an error a user can act on. The flow talks to the platform through the
 :class:`Platform` protocol, so it is tested against an in-memory fake.
+
+With ``start_from="latest"`` the job trains the model promoted last (see
+:mod:`prefstream_submission.start_model`): the choice is recorded in an event (its
+``start_model`` and ``customization_config``, kept in the ledger) before the config for
+that model is looked up or created, so a resumed flow keeps the choice it made.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from prefstream_config import NeMoCustomizerTrainerAdapterConfig, NIMDeploymentConfig
 from prefstream_events import DeploymentState, JobStatus
@@ -43,6 +49,13 @@ from prefstream_runtime.crash import crash_point
 from prefstream_submission.dataset_files import InvalidDataset, local_files, safe_name
 from prefstream_submission.job_events import Emitter, job_status
 from prefstream_submission.model import Step, Submission
+from prefstream_submission.start_model import (
+    Retraining,
+    config_for_model,
+    config_name_for,
+    split_ref,
+    targets_model,
+)
 
 JsonObj = dict[str, Any]
 T = TypeVar("T")
@@ -57,6 +70,9 @@ CRASH_POINTS = frozenset(
     }
 )
 """Where ``PREFSTREAM_CRASH_AT`` may stop the flow (test hook, see docs/submitter.md)."""
+RETRAINING_CRASH_POINTS = frozenset({"after_config_create"})
+"""Reached only with ``start_from="latest"`` and a promoted model, so kept apart from the
+points every submission passes."""
 log = logging.getLogger(__name__)
 
 DEPLOY_FAILED = frozenset({"failed", "error"})
@@ -101,10 +117,16 @@ class FlowSettings:
     max_consecutive_status_failures: int = 3
     step_retry_seconds: float = 30.0
     """Wait before trying a step again once the client's retries are used up."""
+    start_from: Literal["base", "latest"] = "base"
+    """``retraining.start_from``: latest trains the model promoted last, if any."""
 
     @classmethod
     def from_adapter(
-        cls, cfg: NeMoCustomizerTrainerAdapterConfig, *, step_retry_seconds: float = 30.0
+        cls,
+        cfg: NeMoCustomizerTrainerAdapterConfig,
+        *,
+        step_retry_seconds: float = 30.0,
+        start_from: Literal["base", "latest"] = "base",
     ) -> FlowSettings:
         return cls(
             namespace=cfg.namespace,
@@ -118,6 +140,7 @@ class FlowSettings:
             job_timeout_seconds=cfg.job_timeout_seconds,
             max_consecutive_status_failures=cfg.max_consecutive_status_failures,
             step_retry_seconds=max(step_retry_seconds, 0.05),
+            start_from=start_from,
         )
 
 
@@ -158,6 +181,7 @@ class SubmissionFlow:
         hooks: FlowHooks | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        retraining: Retraining | None = None,
     ) -> None:
         self.sub = sub
         self.platform = platform
@@ -168,6 +192,7 @@ class SubmissionFlow:
         self.hooks = hooks or FlowHooks()
         self._sleep = sleep
         self._clock = clock
+        self.retraining = retraining
         self._ns = settings.namespace
         self._name = sub.dataset.name
         self._repo_id = f"{self._ns}/{self._name}"
@@ -361,12 +386,12 @@ class SubmissionFlow:
         verb = "registered" if created else "found registered"
         self._record(Step.REGISTERED, f"{verb} dataset {self._repo_id} ({files_url})")
 
-    def _job_body(self, output_model: str) -> JsonObj:
+    def _job_body(self, output_model: str, config: str) -> JsonObj:
         return {
             "name": self._name,
             "namespace": self._ns,
             "description": f"prefstream DPO job for dataset {self.sub.dataset_id}",
-            "config": self.settings.customization_config,
+            "config": config,
             "dataset": {"name": self._name, "namespace": self._ns},
             "hyperparameters": self.settings.hyperparameters,
             "output_model": output_model,
@@ -388,6 +413,7 @@ class SubmissionFlow:
 
     async def _create_job(self) -> None:
         sub = self.sub
+        config = await self._job_config()
         output_model = sub.output_model or output_model_for(self._ns, self._name)
         look_first = self.resumed or sub.step is Step.JOB_REQUESTED
         if sub.step is not Step.JOB_REQUESTED:
@@ -396,7 +422,7 @@ class SubmissionFlow:
         job, created = await retry.create_once(
             self.platform.policy,
             f"create job for {output_model}",
-            lambda: self.platform.create_job(self._job_body(output_model)),
+            lambda: self.platform.create_job(self._job_body(output_model, config)),
             lambda: self._find_own_job(output_model),
             look_first=look_first,
         )
@@ -408,14 +434,91 @@ class SubmissionFlow:
         self._record(Step.JOB_CREATED, f"{verb} job {job.id} (output model {sub.output_model})")
         if created:
             self.hooks.job_created(sub, max(0.0, sub.job_created_at - sub.received_at))
-        await self._apply(job.progress or JobProgress(status=job.status))
+        await self._apply(
+            job.progress or JobProgress(status=job.status), customization_config=config
+        )
+
+    # -- the model a job starts from ------------------------------------------------------
+
+    async def _job_config(self) -> str:
+        """The customization config the job uses; with ``start_from="latest"``, one that
+        targets the model promoted last (chosen once, recorded, then looked up/created)."""
+        configured = self.settings.customization_config
+        if self.settings.start_from != "latest":
+            return configured
+        retraining = self.retraining
+        if retraining is None:
+            raise Permanent(
+                "retraining.start_from is latest, but this submitter was started without a "
+                "source of promoted models; use start_from: base"
+            )
+        sub, last = self.sub, self.sub.last_event
+        if last is not None and last.customization_config is not None:
+            config, model = last.customization_config, last.start_model
+        else:
+            model = await retraining.promoted.latest_promoted()
+            config = configured if model is None else f"{self._ns}/{config_name_for(model)}"
+            await self.emitter.emit(
+                sub,
+                f"starting from {model or 'the base model of ' + configured} ({config})",
+                customization_config=config,
+                start_model=model,
+            )
+        if model is not None:
+            await self._step(
+                "create customization config",
+                lambda: self._ensure_customization_config(retraining, config, model),
+            )
+        return config
+
+    async def _ensure_customization_config(
+        self, retraining: Retraining, config: str, model: str
+    ) -> None:
+        configs = retraining.configs
+        namespace, name = split_ref(config)
+        source_ref = self.settings.customization_config
+        source_ns, source_name = split_ref(source_ref)
+
+        async def lookup() -> JsonObj | None:
+            found = await configs.get_customization_config(namespace, name)
+            if found is not None and targets_model(found) not in (None, model):
+                raise Permanent(
+                    f"customization config {config} exists for model {targets_model(found)}, "
+                    f"not {model}; delete it or use another namespace"
+                )
+            return found
+
+        async def create() -> JsonObj:
+            source = await configs.get_customization_config(source_ns, source_name)
+            if source is None:
+                raise Permanent(
+                    f"customization config {source_ref} (customization_config) not found; "
+                    f"a config for {model} copies its training options"
+                )
+            body = config_for_model(
+                source, source_ref=source_ref, model=model, namespace=namespace, name=name
+            )
+            return await configs.create_customization_config(body)
+
+        # Always look first: a config for this model serves every job that starts from it.
+        _, created = await retry.create_once(
+            self.platform.policy,
+            f"create customization config {config}",
+            create,
+            lookup,
+            look_first=True,
+        )
+        crash_point("after_config_create")
+        verb = "created" if created else "found"
+        self._progress(f"{verb} customization config {config} (starts from {model})")
 
     # -- polling --------------------------------------------------------------------------
 
-    async def _apply(self, progress: JobProgress) -> JobStatus:
+    async def _apply(self, progress: JobProgress, **lineage: Any) -> JobStatus:
         status = job_status(progress.status)
         await self.emitter.emit(
             self.sub,
+            **lineage,
             job_id=self.sub.job_id,
             output_model=self.sub.output_model,
             status=status,

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
 from prefstream_config import ConfigError, LLMConfig, PrefstreamConfig
+from prefstream_events import ChatMessage
 
 from prefstream_demo.tictactoe import (
     Board,
@@ -39,6 +40,16 @@ class Proposal:
     source: Source
 
 
+@dataclass(frozen=True, slots=True)
+class Proposals:
+    """A turn's legal, distinct moves, and the answers that named no legal square."""
+
+    moves: list[Proposal]
+    illegal: list[str] = field(default_factory=list)
+    """Distinct texts of answers that named an occupied square or none (a source that
+    tops up or drops them leaves this empty)."""
+
+
 @dataclass(slots=True)
 class LLMStats:
     requests: int = 0
@@ -59,14 +70,21 @@ class LLMStats:
 
 
 class CandidateSource(Protocol):
-    async def propose(self, board: Board, n: int, rng: random.Random) -> list[Proposal]: ...
+    """Proposes a turn's moves and says which prompt they answer (what the pairs train on)."""
+
+    def messages(self, board: Board) -> list[ChatMessage]: ...
+
+    async def propose(self, board: Board, n: int, rng: random.Random) -> Proposals: ...
 
 
 class OfflinePolicy:
     """The seeded policy from ``prefstream_demo.tictactoe``; needs no network."""
 
-    async def propose(self, board: Board, n: int, rng: random.Random) -> list[Proposal]:
-        return [Proposal(c, "offline") for c in generate_candidates(board, n, rng)]
+    def messages(self, board: Board) -> list[ChatMessage]:
+        return build_messages(board)
+
+    async def propose(self, board: Board, n: int, rng: random.Random) -> Proposals:
+        return Proposals([Proposal(c, "offline") for c in generate_candidates(board, n, rng)])
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -110,7 +128,10 @@ class OpenAIPolicy:
         )
         self.stats = stats or LLMStats()
 
-    async def propose(self, board: Board, n: int, rng: random.Random) -> list[Proposal]:
+    def messages(self, board: Board) -> list[ChatMessage]:
+        return build_messages(board)
+
+    async def propose(self, board: Board, n: int, rng: random.Random) -> Proposals:
         wanted = min(n, len(board.legal_moves()))
         body = {
             "model": self._model,
@@ -137,7 +158,7 @@ class OpenAIPolicy:
             filler = offline[: wanted - len(proposals)]
             self.stats.fallback_candidates += len(filler)
             proposals.extend(Proposal(c, "offline") for c in filler)
-        return proposals
+        return Proposals(proposals)
 
     async def _complete(self, body: dict[str, Any]) -> str | None:
         """The first choice's content, or ``None`` (counted and logged) on any failure."""

@@ -33,7 +33,11 @@ from prefstream_nmp_local.errors import ApiError, HfError, api_error_response, h
 from prefstream_nmp_local.faults import FaultConfig, FaultMiddleware, FaultState
 from prefstream_nmp_local.hf_repos import HfRepos
 from prefstream_nmp_local.persistence import Store
+from prefstream_nmp_local.serving import openai_routes
+from prefstream_nmp_local.serving.served_models import ServedModels
 from prefstream_nmp_local.settings import NmpLocalSettings
+from prefstream_nmp_local.training import selection
+from prefstream_nmp_local.training.runner import TrainingRunner
 
 log = logging.getLogger("prefstream_nmp_local")
 
@@ -53,14 +57,23 @@ def create_app(settings: NmpLocalSettings | None = None) -> Starlette:
     """The ASGI app; ``app.state.ctx`` exposes the ``AppContext`` (``serve`` uses it)."""
     ctx = create_context(settings or NmpLocalSettings())
     repos = HfRepos(ctx.store, ctx.blobs)
+    served = ServedModels(repos, ctx.settings.data_dir / "training" / "cache")
     customizer.seed_configs(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_tick_forever(ctx, repos))
+        selection.configure_logging()
+        selection.log.info(selection.startup_message(ctx.settings.trainer))
+        runner = TrainingRunner(ctx, repos)
+        runner.recover()
+        trainer = asyncio.create_task(runner.run_forever())
         try:
             yield
         finally:
+            trainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await trainer
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -88,7 +101,8 @@ def create_app(settings: NmpLocalSettings | None = None) -> Starlette:
             *lfs.routes(ctx, repos),
             *datastore_hf.routes(ctx, repos),
             *customizer.routes(ctx, repos),
-            *deployments.routes(ctx),
+            *deployments.routes(ctx, served, repos),
+            *openai_routes.routes(ctx, served),
         ],
         middleware=[Middleware(FaultMiddleware, ctx=ctx)],
         exception_handlers={

@@ -18,9 +18,9 @@ from prefstream_nmp_local.entity_store import NAME_PATTERN, deleted
 from prefstream_nmp_local.errors import conflict, not_found, parse_model, read_json
 from prefstream_nmp_local.hf_repos import HfRepos
 from prefstream_nmp_local.ids import new_id
-from prefstream_nmp_local.jobs_clock import JobPlan, progress
 from prefstream_nmp_local.pagination import envelope, parse_list_query, select
 from prefstream_nmp_local.timefmt import iso
+from prefstream_nmp_local.training.job_state import job_progress
 
 JsonObj = dict[str, Any]
 CONFIG_SORTS = (
@@ -90,7 +90,7 @@ JOB_GETTERS = {
 
 def render_job(ctx: AppContext, repos: HfRepos, record: JsonObj) -> JsonObj:
     record = job_lifecycle.finalize(ctx, repos, record)
-    state = progress(JobPlan.from_json(record["plan"]), ctx.now())
+    state = job_progress(record, ctx.now())
     status = job_views.render_status(record, state)
     return {
         **record["body"],
@@ -155,7 +155,7 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
         record = job_lifecycle.finalize(
             ctx, repos, jobs.get_record(ctx, request.path_params["job_id"])
         )
-        state = progress(JobPlan.from_json(record["plan"]), ctx.now())
+        state = job_progress(record, ctx.now())
         return JSONResponse(job_views.container_logs(record, state))
 
     async def list_jobs(request: Request) -> Response:

@@ -2,7 +2,9 @@
 
 A job record holds the request, a ``JobPlan`` (see ``jobs_clock``) and the dataset's
 ``DatasetStats`` (see ``loss_curve``); everything a client later sees is rendered from
-those and the wall clock (``job_views``), so the record never needs a timer.
+those and the wall clock (``job_views``), so the record never needs a timer. A job whose
+base model has weights also gets a ``training`` state (``training.job_setup``), which the
+TRL runner advances instead of the clock.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from prefstream_nmp_local.errors import ApiError, not_found, parse_model
 from prefstream_nmp_local.hf_repos import HfRepos
 from prefstream_nmp_local.ids import new_id
 from prefstream_nmp_local.jobs_clock import JobPlan
+from prefstream_nmp_local.training import job_state
+from prefstream_nmp_local.training.job_setup import plan_trl
+from prefstream_nmp_local.training.model_files import resolve_files_url
+from prefstream_nmp_local.training.request import job_folder
 
 JsonObj = dict[str, Any]
 KIND = "customization_job"
@@ -115,7 +121,7 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
             f"with finetuning_type={hp.finetuning_type}; supported: {supported}",
         )
     if hp.training_type != "dpo":
-        raise ApiError(422, "nmp-local simulates DPO jobs only (hyperparameters.training_type)")
+        raise ApiError(422, "nmp-local runs DPO jobs only (hyperparameters.training_type)")
 
     if isinstance(req.dataset, str):
         ds_ns, _, ds_name = req.dataset.rpartition("/")
@@ -134,8 +140,19 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
     if ctx.store.get(MODELS.kind, output_model) is not None:
         raise ApiError(409, f"Model {output_model} already exists")
 
-    check = check_dataset(repos, str(dataset["files_url"]))
     hyper = {**DPO_DEFAULTS, **hp.model_dump(mode="json", exclude_none=True)}
+    trl = plan_trl(
+        ctx.settings,
+        ctx.store,
+        repos,
+        base_model=base_model,
+        hyper=hyper,
+        dataset_files_url=str(dataset["files_url"]),
+        max_seq_length=int(config["max_seq_length"]),
+    )
+    check = check_dataset(repos, str(dataset["files_url"]))
+    if check.errors:
+        trl = None  # invalid data fails before training, the same way for both trainers
     epochs, batch = int(hyper["epochs"]), int(hyper["batch_size"])
     stats = check.stats or DatasetStats(0, 0, 0.0, "")
     steps_per_epoch = max(1, math.ceil(stats.n_train / batch))
@@ -180,6 +197,7 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
         "warnings": [],
     }
     log_every = hp.log_every_n_steps or max(1, math.ceil(total / 50))
+    dataset_snap = resolve_files_url(repos, str(dataset["files_url"]))
     record = {
         "id": job_id,
         "body": body,
@@ -190,7 +208,20 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
             {"file": e.path, "line": e.line, "message": e.message} for e in check.errors
         ],
         "finalized": False,
+        "trainer": "simulated" if trl is None else "trl",
+        "lineage": {
+            "base_model_revision": trl.model.commit if trl else None,
+            "dataset_revision": dataset_snap.commit if dataset_snap else None,
+            "customization_config": config_echo if isinstance(config_echo, str) else "inline",
+        },
     }
+    if trl is not None:
+        model_snap, data_snap = trl.snapshots()
+        folder = job_folder(ctx.settings.data_dir, job_id)
+        trl_config = {**trl.config, "logging_steps": log_every}
+        record["training"] = job_state.new_state(
+            now, str(folder), model_snap, data_snap, trl_config
+        )
     ctx.store.insert(KIND, job_id, record)
     ctx.store.insert(ACTIVE_KIND, job_id, {"id": job_id})
     return record

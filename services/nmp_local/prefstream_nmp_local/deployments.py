@@ -2,8 +2,12 @@
 
 A model deployment is ``pending`` for ``deployment_ready_seconds`` (frozen at creation, so
 restarts resume the clock) and then ``ready`` with ``deployed: true`` — or ``failed`` if
-its model is neither a registered model nor a base model of a known config. Nothing is
-actually served at ``url``.
+its model is neither a registered model nor a base model of a known config.
+
+A deployment whose model has weights in the Data Store (``artifact.files_url`` naming a model
+repo with a ``config.json``) is served for real at ``url`` (see ``serving/``): its status
+follows the model's load (``pending`` while loading, then ``ready`` or ``failed``) instead of
+the clock. Other deployments serve nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from prefstream_nmp_local.context import AppContext
 from prefstream_nmp_local.customizer_jobs import CONFIG_KIND
 from prefstream_nmp_local.entity_store import MODELS, NAME_PATTERN, deleted
 from prefstream_nmp_local.errors import conflict, not_found, parse_model, read_json
+from prefstream_nmp_local.hf_repos import HfRepos
 from prefstream_nmp_local.ids import new_id
 from prefstream_nmp_local.pagination import envelope, parse_list_query, select
+from prefstream_nmp_local.serving.served_models import ServedModels, Weights, find_weights
 from prefstream_nmp_local.timefmt import iso
 
 JsonObj = dict[str, Any]
@@ -90,7 +96,12 @@ def _model_known(ctx: AppContext, ref: str) -> bool:
     return False
 
 
-def routes(ctx: AppContext) -> list[BaseRoute]:
+def deployment_weights(dep: JsonObj) -> Weights | None:
+    """What a deployment record serves for real (None: simulated)."""
+    return Weights.from_json(dep["clock"].get("weights"))
+
+
+def routes(ctx: AppContext, served: ServedModels, repos: HfRepos) -> list[BaseRoute]:
     def key(request: Request) -> str:
         return f"{request.path_params['ns']}/{request.path_params['name']}"
 
@@ -105,11 +116,16 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         ready = ctx.now() >= clock["created_at"] + clock["ready_seconds"]
         status = "pending"
         description = "Deployment is starting"
+        weights = deployment_weights(dep)
+        changed = clock["created_at"] + (clock["ready_seconds"] if ready else 0.0)
         if ready and clock["failure"]:
             status, description = "failed", clock["failure"]
+        elif weights is not None:
+            state = served.ensure(f"{dep['namespace']}/{dep['name']}", weights)
+            status, description = state.status, state.description
+            changed = max(clock["created_at"], state.since)
         elif ready:
             status, description = "ready", "Deployment is ready"
-        changed = clock["created_at"] + (clock["ready_seconds"] if ready else 0.0)
         out = {k: v for k, v in dep.items() if k != "clock"}
         out.update(
             {
@@ -161,6 +177,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             missing = [m for m in models if not _model_known(ctx, m)] if models else ["(none)"]
             if missing:
                 failure = f"Model {', '.join(missing)} not found in the Entity Store"
+        weights = None if failure else find_weights(ctx.store, repos, models)
         name = req.name or new_id("deployment")
         k = f"{req.namespace}/{name}"
         now = ctx.now()
@@ -181,10 +198,12 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                 "created_at": now,
                 "ready_seconds": ctx.settings.deployment_ready_seconds,
                 "failure": failure,
+                "weights": None if weights is None else weights.to_json(),
             },
         }
         if not ctx.store.insert(DEP_KIND, k, dep):
             raise conflict(f"Model deployment {k}")
+        served.drop(k)  # a deployment re-created under a deleted one's name loads afresh
         return JSONResponse(render(dep))
 
     async def get_deployment(request: Request) -> Response:
@@ -199,6 +218,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         k = key(request)
         get_or_404(DEP_KIND, "Model deployment", k)
         ctx.store.delete(DEP_KIND, k)
+        served.drop(k)
         return JSONResponse(deleted(k, ctx.now()))
 
     cfg_item = "/v1/deployment/configs/{ns}/{name}"

@@ -1,5 +1,6 @@
 """How a job looks to clients: ``CustomizationStatusDetails`` (progress, losses, metrics,
-status logs) and ``JobLogs``, rendered from the job record and the wall clock."""
+status logs) and ``JobLogs``, rendered from the job record and the wall clock (simulated
+jobs) or the worker's recorded progress (TRL jobs, ``training.status_view``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from prefstream_nmp_local.dpo_rows import DatasetStats
 from prefstream_nmp_local.jobs_clock import JobPlan, JobProgress
 from prefstream_nmp_local.loss_curve import LossCurve
 from prefstream_nmp_local.timefmt import iso
+from prefstream_nmp_local.training.status_view import render_trl_status, trl_container_logs
 
 JsonObj = dict[str, Any]
 
 
 def render_status(record: JsonObj, state: JobProgress) -> JsonObj:
     """``CustomizationStatusDetails``: progress, losses, metrics and status logs."""
+    if record.get("trainer") == "trl":
+        return render_trl_status(record, state)
     plan = JobPlan.from_json(record["plan"])
     stats = DatasetStats.from_json(record["stats"])
     curve = LossCurve(stats, plan.total_steps, plan.steps_per_epoch)
@@ -126,7 +130,12 @@ def _status_logs(
 
 
 def container_logs(record: JsonObj, state: JobProgress) -> JsonObj:
-    """``JobLogs``: status logs as pod logs; validation problems as a structured error."""
+    """``JobLogs``: status logs as pod logs; validation problems as a structured error.
+
+    TRL jobs return their worker's log instead.
+    """
+    if record.get("trainer") == "trl":
+        return trl_container_logs(record, state)
     status = render_status(record, state)
     lines = [
         f"{log['updated_at']} {log['message']}: {log['detail'] or ''}"

@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -61,6 +61,17 @@ class NmpLocalSettings(BaseModel):
     deployment_ready_seconds: float = Field(5.0, ge=0)
     tick_seconds: float = Field(0.2, gt=0)
     """How often the background task finalises finished jobs (registers output models)."""
+
+    # Customizer trainer (see docs/nmp-local.md, "Trainers").
+    trainer: Literal["auto", "simulated", "trl"] = "auto"
+    """``auto``: TRL when torch and trl are importable and the job's base model has weights in
+    the Data Store, else the simulated clock; ``trl``: a weightless base model is a 422."""
+    max_training_jobs: int = Field(1, ge=1)
+    """TRL jobs training at once; the others wait as ``pending``."""
+    checkpoint_every_steps: int = Field(20, ge=1)
+    """TRL checkpoint interval: a job resumes from its last checkpoint after a crash."""
+    training_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """``auto``: CUDA when torch sees a GPU."""
 
     # Data Store.
     lfs_threshold_bytes: int = Field(10 * 1024 * 1024, ge=1)

@@ -20,6 +20,7 @@ from prefstream_submission.flow import FlowHooks, FlowSettings, Platform, Submis
 from prefstream_submission.job_events import Emitter
 from prefstream_submission.model import Step, Submission
 from prefstream_submission.queueing import QueuePolicy, next_to_start, superseded_by_arrival
+from prefstream_submission.start_model import Retraining
 
 log = logging.getLogger("prefstream.submitter")
 
@@ -38,11 +39,13 @@ class Scheduler:
         queue_policy: QueuePolicy,
         hooks: FlowHooks,
         on_flow_restart: Callable[[], None] = lambda: None,
+        retraining: Retraining | None = None,
     ) -> None:
         self.ledger = ledger
         self.emitter = emitter
         self.platform = platform
         self.settings = settings
+        self.retraining = retraining
         self.max_concurrent_jobs = max_concurrent_jobs
         self.queue_policy = queue_policy
         finished = hooks.job_finished
@@ -171,6 +174,7 @@ class Scheduler:
                         settings=self.settings,
                         resumed=resumed,
                         hooks=self.hooks,
+                        retraining=self.retraining,
                     ).run()
                 except Exception:
                     # Ledger or broker trouble: the ledger still says where we are.

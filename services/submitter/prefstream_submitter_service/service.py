@@ -32,6 +32,7 @@ from prefstream_submission.flow import FlowHooks, FlowSettings
 from prefstream_submission.job_events import Emitter
 
 from prefstream_submitter_service.metrics import SubmitterMetrics
+from prefstream_submitter_service.retraining import CustomizationConfigsClient, retraining
 from prefstream_submitter_service.scheduler import Scheduler
 from prefstream_submitter_service.sink import SOURCE, KafkaSink
 
@@ -73,6 +74,7 @@ class SubmitterService:
         )
         self.ledger: Ledger | None = None
         self.client: NemoClient | None = None
+        self.configs: CustomizationConfigsClient | None = None
         self.scheduler: Scheduler | None = None
 
     def subscriptions(self) -> Sequence[Subscription]:
@@ -94,7 +96,12 @@ class SubmitterService:
         config, settings, metrics = self.config, self.config.submitter, self.metrics
         adapter = config.adapter()
         self.ledger = ledger = Ledger(settings.db_path)
-        self.client = client = NemoClient.from_config(adapter, policy=retry_policy(config, metrics))
+        policy = retry_policy(config, metrics)
+        self.client = client = NemoClient.from_config(adapter, policy=policy)
+        start_from = config.retraining.start_from
+        seams = None
+        if start_from == "latest":
+            seams, self.configs = retraining(config.kafka, adapter, policy)
         emitter = Emitter(ledger, KafkaSink(self.jobs, metrics), namespace=adapter.namespace)
         hooks = FlowHooks(
             job_created=lambda sub, latency: metrics.submit_latency.observe(latency),
@@ -105,12 +112,13 @@ class SubmitterService:
             emitter=emitter,
             platform=client,
             settings=FlowSettings.from_adapter(
-                adapter, step_retry_seconds=settings.retry_max_seconds
+                adapter, step_retry_seconds=settings.retry_max_seconds, start_from=start_from
             ),
             max_concurrent_jobs=settings.max_concurrent_jobs,
             queue_policy=settings.queue_policy,
             hooks=hooks,
             on_flow_restart=metrics.flow_restarts_total.inc,
+            retraining=seams,
         )
         metrics.jobs.counts = ledger.status_counts
 
@@ -155,6 +163,8 @@ class SubmitterService:
     async def close(self) -> None:
         if self.client is not None:
             await self.client.aclose()
+        if self.configs is not None:
+            await self.configs.aclose()
         if self.ledger is not None:
             self.metrics.jobs.counts = dict
             self.ledger.close()

@@ -49,7 +49,7 @@ def cut(
     """
     config = resolve_config(config_path, overrides)
     request = CutRequest(request_id=uuid.uuid4().hex, policy_models=list(policy_models) or None)
-    event = asyncio.run(_cut(config, request, wait=wait, wait_seconds=timeout))
+    event = asyncio.run(request_cut(config, request, wait=wait, wait_seconds=timeout))
     if not wait:
         click.echo(f"cut requested: {request.request_id}")
         return
@@ -64,7 +64,7 @@ def cut(
     click.echo(event.model_dump_json(indent=2))
 
 
-async def _cut(
+async def request_cut(
     config: PrefstreamConfig, request: CutRequest, *, wait: bool, wait_seconds: float
 ) -> DatasetReady | None:
     kafka = config.kafka

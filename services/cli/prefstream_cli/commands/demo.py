@@ -1,30 +1,68 @@
-"""``prefstream demo``: tic-tac-toe agents through the whole loop, then a summary."""
+"""``prefstream demo``: tic-tac-toe agents through the whole loop, then a summary.
+
+By default the loop is closed: a tiny model is trained for real, served, evaluated and
+promoted round after round (needs the ``training`` extra). ``--simulated`` runs the fast
+demo instead: offline agents and nmp-local's simulated trainer, no torch needed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 
 import click
 
-from prefstream_cli.demo_run import run_demo, summary
 from prefstream_cli.options import config_options, resolve_config
 from prefstream_cli.stack import remove_local_state
 
-DEFAULT_CONFIG = Path("configs/demo.yml")
+CLOSED_LOOP_CONFIG = Path("configs/demo.yml")
+SIMULATED_CONFIG = Path("configs/demo-simulated.yml")
+TRAINING_MODULES = ("torch", "transformers", "trl")
+
+
+def training_extra_missing() -> list[str]:
+    return [m for m in TRAINING_MODULES if importlib.util.find_spec(m) is None]
 
 
 @click.command("demo")
+@click.option(
+    "--simulated",
+    is_flag=True,
+    help="The fast demo: offline agents and a simulated trainer (no torch needed).",
+)
 @config_options()
-def demo(config_path: str | None, overrides: tuple[tuple[str, str], ...]) -> None:
-    """Run the stack and tic-tac-toe agents until demo.jobs_to_complete jobs have trained."""
-    if config_path is None and DEFAULT_CONFIG.exists():
-        config_path = str(DEFAULT_CONFIG)
+def demo(simulated: bool, config_path: str | None, overrides: tuple[tuple[str, str], ...]) -> None:
+    """Agents play, their games train a model, the model is served and evaluated, and the
+    agents switch to it when it passes the gate; demo.rounds times. Prints a table per model."""
+    missing = training_extra_missing()
+    if not simulated and missing:
+        click.secho(
+            f"demo: {', '.join(missing)} not installed, so running the simulated demo; for the "
+            "closed loop install the training extra (make demo does).",
+            fg="yellow",
+            err=True,
+        )
+        simulated = True
+    default = SIMULATED_CONFIG if simulated else CLOSED_LOOP_CONFIG
+    if config_path is None and default.exists():
+        config_path = str(default)
     config = resolve_config(config_path, overrides)
     if config.kafka.bootstrap_servers is None:
         for path in remove_local_state(config):
             click.echo(f"demo: starting fresh, removed {path} (the embedded broker keeps nothing)")
-    result = asyncio.run(run_demo(config, config_path, list(overrides)))
-    click.echo(summary(config, result))
-    if result.timed_out:
+    if simulated:
+        from prefstream_cli.demo_run import run_demo, summary
+
+        result = asyncio.run(run_demo(config, config_path, list(overrides)))
+        click.echo(summary(config, result))
+        timed_out = result.timed_out
+    else:
+        from prefstream_cli.closed_loop import run_closed_loop
+        from prefstream_cli.closed_loop_summary import loop_summary
+
+        loop = asyncio.run(run_closed_loop(config, config_path, list(overrides)))
+        click.echo(loop_summary(config, loop))
+        timed_out = loop.timed_out or loop.failure is not None
+    if timed_out:
         raise SystemExit(1)

@@ -1,13 +1,18 @@
-"""``prefstream watch``: every training job, live, from the job-status topic."""
+"""``prefstream watch``: every training job, live, from the job-status topic, and every
+evaluated model with the promotion gate's verdict, from the evaluations topic."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 
 import click
 from prefstream_config import KafkaConfig
+from prefstream_events import EvaluationEvent, JobStatusEvent, PromotionBoard
 from prefstream_events.job_board import JobBoard
+from prefstream_kafka.evaluations import follow_evaluations
 from prefstream_kafka.readers import job_events
 from rich.console import Console, Group
 from rich.live import Live
@@ -26,7 +31,66 @@ STATUS_STYLE = {
 }
 
 
-def render(board: JobBoard) -> Group:
+@dataclass
+class Boards:
+    """What ``watch`` shows: the jobs and the evaluations, each folded from its topic."""
+
+    jobs: JobBoard = field(default_factory=JobBoard)
+    evaluations: PromotionBoard = field(default_factory=PromotionBoard)
+
+    def apply(self, event: JobStatusEvent | EvaluationEvent) -> bool:
+        if isinstance(event, EvaluationEvent):
+            return self.evaluations.apply(event)
+        return self.jobs.apply(event)
+
+
+def outcomes(event: EvaluationEvent) -> str:
+    """``opponent W/D/L`` per opponent, one per line."""
+    return "\n".join(f"{o.opponent} {o.wins}/{o.draws}/{o.losses}" for o in event.opponents)
+
+
+def score_line(event: EvaluationEvent) -> str:
+    """``0.710 ± 0.012 vs 0.690 ± 0.013 (tolerance 0.035)``; the first has no baseline."""
+    text = f"{event.score:.3f} ± {event.score_stderr:.3f}"
+    if event.baseline_score is not None:
+        err = "" if event.baseline_stderr is None else f" ± {event.baseline_stderr:.3f}"
+        text += f" vs {event.baseline_score:.3f}{err} (tolerance {event.tolerance:.3f})"
+    return text
+
+
+def verdict(event: EvaluationEvent) -> Text:
+    text = Text("PROMOTED", style="bold green") if event.promoted else Text("rejected", "red")
+    if event.reason:
+        text.append(f"\n{event.reason[:120]}", style="dim")
+    return text
+
+
+def render_evaluations(board: PromotionBoard) -> Table:
+    table = Table(title="prefstream evaluations", expand=True)
+    for column in ("model", "baseline", "W/D/L", "illegal", "score", "verdict"):
+        table.add_column(column)
+    promoted = board.latest_promoted()
+    for event in board.ordered():
+        current = promoted is not None and event.model == promoted.model
+        table.add_row(
+            Text(event.model, style="bold" if current else ""),
+            event.baseline_model or "",
+            outcomes(event),
+            str(event.illegal_moves),
+            score_line(event),
+            verdict(event),
+        )
+    return table
+
+
+def render(board: JobBoard | Boards) -> Group:
+    boards = board if isinstance(board, Boards) else Boards(jobs=board)
+    if boards.evaluations.evaluations:
+        return Group(render_jobs(boards.jobs), render_evaluations(boards.evaluations))
+    return Group(render_jobs(boards.jobs))
+
+
+def render_jobs(board: JobBoard) -> Table:
     table = Table(title="prefstream jobs", expand=True)
     for column in (
         "dataset",
@@ -54,27 +118,69 @@ def render(board: JobBoard) -> Group:
             "" if job.val_loss is None else f"{job.val_loss:.4f}",
             deployment,
         )
-    return Group(table)
+    return table
+
+
+async def watched_events(
+    kafka: KafkaConfig, *, from_beginning: bool
+) -> AsyncGenerator[JobStatusEvent | EvaluationEvent, None]:
+    """Job and evaluation events, merged as they arrive (each topic in its own order).
+    The evaluations topic may not exist yet (nothing evaluated): it is waited for."""
+    queue: asyncio.Queue[JobStatusEvent | EvaluationEvent] = asyncio.Queue(maxsize=1000)
+
+    async def jobs() -> None:
+        async for event in job_events(kafka, from_beginning=from_beginning):
+            await queue.put(event)
+
+    async def evaluations() -> None:
+        async with follow_evaluations(kafka, from_beginning=from_beginning) as follower:
+            async for event in follower:
+                await queue.put(event)
+
+    tasks = [asyncio.create_task(jobs()), asyncio.create_task(evaluations())]
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait([getter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                for task in tasks:  # a reader failed: say why
+                    if task.done():
+                        task.result()
+                continue
+            yield getter.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def watch_jobs(
-    kafka: KafkaConfig, *, from_beginning: bool, as_json: bool, exit_after: int | None
+    kafka: KafkaConfig,
+    *,
+    from_beginning: bool,
+    as_json: bool,
+    exit_after: int | None,
+    console: Console | None = None,
 ) -> None:
-    board = JobBoard()
-    console = Console()
-    if as_json:
-        async for event in job_events(kafka, from_beginning=from_beginning):
-            if board.apply(event):
-                click.echo(event.model_dump_json())
-            if exit_after is not None and _terminal(board) >= exit_after:
-                return
-        return
-    with Live(render(board), console=console, refresh_per_second=4) as live:
-        async for event in job_events(kafka, from_beginning=from_beginning):
-            if board.apply(event):
-                live.update(render(board))
-            if exit_after is not None and _terminal(board) >= exit_after:
-                return
+    boards = Boards()
+    events = watched_events(kafka, from_beginning=from_beginning)
+    try:
+        if as_json:
+            async for event in events:
+                if boards.apply(event):
+                    click.echo(event.model_dump_json())
+                if exit_after is not None and _terminal(boards.jobs) >= exit_after:
+                    return
+            return
+        with Live(render(boards), console=console or Console(), refresh_per_second=4) as live:
+            async for event in events:
+                if boards.apply(event):
+                    live.update(render(boards))
+                if exit_after is not None and _terminal(boards.jobs) >= exit_after:
+                    return
+    finally:
+        await events.aclose()
 
 
 def _terminal(board: JobBoard) -> int:
@@ -86,9 +192,14 @@ def _terminal(board: JobBoard) -> int:
     "--from-beginning/--new",
     default=True,
     show_default=True,
-    help="Replay the topic from its start, or show only jobs that change from now on.",
+    help="Replay the topics from their start, or show only what changes from now on.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON event per line, for machines.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON event per line, for machines (lines with evaluation_id are evaluations).",
+)
 @click.option(
     "--exit-after",
     type=int,
@@ -103,7 +214,9 @@ def watch(
     config_path: str | None,
     overrides: tuple[tuple[str, str], ...],
 ) -> None:
-    """Show every training job live: status, progress, epochs, losses, deployment."""
+    """Show every training job live (status, progress, epochs, losses, deployment) and every
+    evaluated model (wins/draws/losses per opponent, illegal moves, score vs the baseline,
+    promoted or rejected)."""
     config = resolve_config(config_path, overrides)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
