@@ -4,11 +4,12 @@ model, created compacted; read back as "the model promoted last"."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prefstream_config import KafkaConfig
@@ -117,3 +118,40 @@ async def test_topic_is_created_compacted(kafka: KafkaConfig, kafka_broker: Kafk
         await admin.close()
     (resource,) = response.resources
     assert {entry[0]: entry[1] for entry in resource[4]}["cleanup.policy"] == "compact"
+
+
+async def test_hostile_records_never_hide_the_promoted_model(kafka: KafkaConfig) -> None:
+    """What a stray producer can write to the topic: bytes that are not UTF-8 or not JSON,
+    JSON nested too deep, a valid shape with a NaN score, outcomes that do not add up, a
+    huge record, an empty value. Readers skip each; the last promotion still wins."""
+    good = verdict("ns/good", True)
+    bad_sum = verdict("ns/bad", True).model_dump(mode="json")
+    bad_sum["opponents"][0]["wins"] = 9  # 9 + 2 + 2 != 10 games
+    hostile = [
+        b"\xff\xfe\x00garbage",
+        b"not json",
+        b"[" * 5000 + b"]" * 5000,
+        json.dumps({**bad_sum, "score": "NaN"}).encode(),
+        json.dumps(bad_sum).encode(),
+        b'{"model": "' + b"x" * 900_000 + b'"}',
+        b"",
+    ]
+    async with EvaluationPublisher.connect(kafka) as publisher:
+        await publisher.publish(good)
+        follower = follow_evaluations(kafka, from_beginning=True)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            for value in hostile:
+                await producer.send_and_wait(kafka.topics.evaluations, value, key=b"ns/bad")
+        finally:
+            await producer.stop()
+        await publisher.publish(verdict("ns/later", False))
+        try:
+            seen = [await asyncio.wait_for(anext(follower), 30) for _ in range(2)]
+        finally:
+            await follower.aclose()
+    assert [e.model for e in seen] == ["ns/good", "ns/later"]
+    latest = await latest_promoted_model(kafka)
+    assert latest is not None
+    assert latest.model == "ns/good"

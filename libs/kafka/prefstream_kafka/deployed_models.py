@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 
 from prefstream_config import KafkaConfig, PrefstreamConfig
 from prefstream_events import JobStatus, JobStatusEvent
 
-from prefstream_kafka.readers import TopicFollower, read_topic
+from prefstream_kafka.readers import Follower, TopicFollower, read_topic
 
 READY = "ready"
 """``DeploymentState.status`` once the model is served: the submitter copies the platform's
@@ -100,7 +99,7 @@ class DeployedModels:
         return max(self.models.values(), key=lambda m: m.deployed_at, default=None)
 
 
-class DeployedModelFollower:
+class DeployedModelFollower(Follower):
     """``async for model in follower``: each newly deployed model, for ever (see
     :func:`follow_deployed_models`)."""
 
@@ -132,18 +131,6 @@ class DeployedModelFollower:
 
     async def aclose(self) -> None:
         await self.events.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def follow_deployed_models(

@@ -114,7 +114,29 @@ async def _wait_for_partitions(kafka: KafkaConfig, topic: str) -> set[int]:
         await asyncio.sleep(TOPIC_POLL_SECONDS)
 
 
-class TopicFollower(Generic[E]):
+class Follower:
+    """``async with``: :meth:`start` on entry, :meth:`aclose` on exit."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class TopicFollower(Follower, Generic[E]):
     """The valid events of one topic as ``model``, from its beginning or from its end as of
     :meth:`start`, for as long as it is iterated (no consumer group, nothing committed:
     every follower sees every partition and takes none from the services).
@@ -198,18 +220,6 @@ class TopicFollower(Generic[E]):
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 async def read_topic(

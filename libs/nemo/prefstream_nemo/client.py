@@ -1,4 +1,4 @@
-"""One object for the four NeMo platform APIs, built from NAT's trainer-adapter config.
+"""One object for the NeMo platform APIs, built from NAT's trainer-adapter config.
 
 Credentials: ``api_token`` (a gateway bearer token) goes to ``entity_host`` only, i.e. the
 Entity Store, Customizer and Deployment Management; ``hf_token`` goes to ``datastore_host``
@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prefstream_config import NeMoCustomizerTrainerAdapterConfig
 
+from prefstream_nemo.customization_configs import CustomizationConfigs
 from prefstream_nemo.customizer import Customizer
 from prefstream_nemo.datastore import DataStore, LocalFile, install_hf_timeout
 from prefstream_nemo.deployments import Deployments
@@ -50,6 +51,9 @@ class NemoClient:
         install_hf_timeout(timeout)
         self.entity_store = EntityStore(self._entity_http, entity_host, self.policy)
         self.customizer = Customizer(self._entity_http, entity_host, self.policy)
+        self.customization_configs = CustomizationConfigs(
+            self._entity_http, entity_host, self.policy
+        )
         self.deployments = Deployments(self._entity_http, entity_host, self.policy)
         self.datastore = DataStore(
             datastore_host, hf_token=hf_token, client=self._datastore_http, policy=self.policy

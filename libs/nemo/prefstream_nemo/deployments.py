@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from prefstream_nemo import retry
-from prefstream_nemo.errors import Missing
-from prefstream_nemo.http import request
+from prefstream_nemo.http import get_or_none, path_segment, request
 from prefstream_nemo.models import DeploymentInfo
 from prefstream_nemo.retry import RetryPolicy
 
 JsonObj = dict[str, Any]
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="@+")
 
 
 class Deployments:
@@ -28,7 +21,7 @@ class Deployments:
 
     async def get_config(self, namespace: str, name: str) -> JsonObj | None:
         what = f"get deployment config {namespace}/{name}"
-        url = f"{self._base}/configs/{_seg(namespace)}/{_seg(name)}"
+        url = f"{self._base}/configs/{path_segment(namespace)}/{path_segment(name)}"
         return await self._get(url, what)
 
     async def create_config(self, body: JsonObj) -> JsonObj:
@@ -41,7 +34,7 @@ class Deployments:
 
     async def get_deployment(self, namespace: str, name: str) -> DeploymentInfo | None:
         what = f"get deployment {namespace}/{name}"
-        url = f"{self._base}/model-deployments/{_seg(namespace)}/{_seg(name)}"
+        url = f"{self._base}/model-deployments/{path_segment(namespace)}/{path_segment(name)}"
         body = await self._get(url, what)
         return None if body is None else DeploymentInfo.parse(body, name=name, namespace=namespace)
 
@@ -55,11 +48,4 @@ class Deployments:
         return DeploymentInfo.parse(result, name=name, namespace=namespace)
 
     async def _get(self, url: str, what: str) -> JsonObj | None:
-        async def attempt() -> JsonObj | None:
-            try:
-                body = await request(self._client, "GET", url, what)
-            except Missing:
-                return None
-            return body if isinstance(body, dict) else None
-
-        return await retry.call(self._policy, what, attempt)
+        return await get_or_none(self._client, self._policy, url, what)

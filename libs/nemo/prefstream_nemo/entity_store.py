@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from prefstream_nemo import retry
-from prefstream_nemo.errors import Exists, Missing
-from prefstream_nemo.http import request
+from prefstream_nemo.errors import Exists
+from prefstream_nemo.http import get_or_none, path_segment, request
 from prefstream_nemo.retry import RetryPolicy
 
 JsonObj = dict[str, Any]
-
-
-def _seg(value: str) -> str:
-    """A path segment; ``@`` and ``+`` stay raw as the platform's own clients send them."""
-    return quote(value, safe="@+")
 
 
 class EntityStore:
@@ -47,20 +41,8 @@ class EntityStore:
 
     async def get_dataset(self, namespace: str, name: str) -> JsonObj | None:
         what = f"get dataset {namespace}/{name}"
-
-        async def attempt() -> JsonObj | None:
-            try:
-                body = await request(
-                    self._client,
-                    "GET",
-                    f"{self._base}/datasets/{_seg(namespace)}/{_seg(name)}",
-                    what,
-                )
-            except Missing:
-                return None
-            return body if isinstance(body, dict) else None
-
-        return await retry.call(self._policy, what, attempt)
+        url = f"{self._base}/datasets/{path_segment(namespace)}/{path_segment(name)}"
+        return await get_or_none(self._client, self._policy, url, what)
 
     async def create_dataset(self, body: JsonObj) -> JsonObj:
         """One attempt; raises :class:`Exists` when the name is taken."""

@@ -7,10 +7,14 @@ creates look first). Errors never carry request headers, so tokens cannot leak i
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from prefstream_nemo.errors import from_response, from_transport, json_or_error
+from prefstream_nemo import retry
+from prefstream_nemo.errors import Missing, from_response, from_transport, json_or_error
+
+JsonObj = dict[str, Any]
 
 
 def make_client(
@@ -49,3 +53,24 @@ async def request(
     if not response.content.strip():
         return None
     return json_or_error(response, what)
+
+
+def path_segment(value: str) -> str:
+    """A path segment; ``@`` and ``+`` stay raw as the platform's own clients send them."""
+    return quote(value, safe="@+")
+
+
+async def get_or_none(
+    client: httpx.AsyncClient, policy: retry.RetryPolicy, url: str, what: str
+) -> JsonObj | None:
+    """``GET url`` with the read retry policy; ``None`` when it is missing (404) or not an
+    object."""
+
+    async def attempt() -> JsonObj | None:
+        try:
+            body = await request(client, "GET", url, what)
+        except Missing:
+            return None
+        return body if isinstance(body, dict) else None
+
+    return await retry.call(policy, what, attempt)

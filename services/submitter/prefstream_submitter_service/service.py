@@ -32,7 +32,7 @@ from prefstream_submission.flow import FlowHooks, FlowSettings
 from prefstream_submission.job_events import Emitter
 
 from prefstream_submitter_service.metrics import SubmitterMetrics
-from prefstream_submitter_service.retraining import CustomizationConfigsClient, retraining
+from prefstream_submitter_service.retraining import retraining
 from prefstream_submitter_service.scheduler import Scheduler
 from prefstream_submitter_service.sink import SOURCE, KafkaSink
 
@@ -74,7 +74,6 @@ class SubmitterService:
         )
         self.ledger: Ledger | None = None
         self.client: NemoClient | None = None
-        self.configs: CustomizationConfigsClient | None = None
         self.scheduler: Scheduler | None = None
 
     def subscriptions(self) -> Sequence[Subscription]:
@@ -99,9 +98,7 @@ class SubmitterService:
         policy = retry_policy(config, metrics)
         self.client = client = NemoClient.from_config(adapter, policy=policy)
         start_from = config.retraining.start_from
-        seams = None
-        if start_from == "latest":
-            seams, self.configs = retraining(config.kafka, adapter, policy)
+        seams = retraining(config.kafka, client) if start_from == "latest" else None
         emitter = Emitter(ledger, KafkaSink(self.jobs, metrics), namespace=adapter.namespace)
         hooks = FlowHooks(
             job_created=lambda sub, latency: metrics.submit_latency.observe(latency),
@@ -163,8 +160,6 @@ class SubmitterService:
     async def close(self) -> None:
         if self.client is not None:
             await self.client.aclose()
-        if self.configs is not None:
-            await self.configs.aclose()
         if self.ledger is not None:
             self.metrics.jobs.counts = dict
             self.ledger.close()
