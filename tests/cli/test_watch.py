@@ -4,13 +4,24 @@ moves, score ± error vs the baseline, PROMOTED or rejected."""
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from prefstream_cli.commands.watch import Boards, render, watched_events
+from prefstream_cli.commands.watch import render, watch_jobs, watched_events
 from prefstream_config import KafkaConfig
-from prefstream_events import EvaluationEvent, JobStatus, JobStatusEvent, encode
+from prefstream_events import (
+    EvaluationEvent,
+    JobCurves,
+    JobMetricsEvent,
+    JobStatus,
+    JobStatusEvent,
+    encode,
+    metric_chunks,
+)
+from prefstream_events.boards import Boards
 from prefstream_kafka.evaluations import EvaluationPublisher
 from prefstream_kafka.topics import ensure_topics, topic_specs
 from rich.console import Console
@@ -113,3 +124,57 @@ async def test_watch_reads_both_topics(kafka_broker: KafkaBroker, unique_name: s
     text = shown(boards)
     assert "ttt-1" in text
     assert "PROMOTED" in text
+
+
+@dataclass(frozen=True)
+class Logged:
+    step: int
+    value: float
+    at: str | None = None
+
+
+@pytest.mark.timeout(120)
+async def test_watch_json_prints_every_point_of_the_curves_before_it_exits(
+    kafka_broker: KafkaBroker, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kafka = KafkaConfig.model_validate(
+        {
+            "bootstrap_servers": kafka_broker.bootstrap_servers,
+            "topics": {
+                "jobs": f"{unique_name}.jobs",
+                "job_metrics": f"{unique_name}.job-metrics",
+                "evaluations": f"{unique_name}.evals",
+            },
+        }
+    )
+    wanted = {kafka.topics.jobs, kafka.topics.job_metrics}
+    await ensure_topics(kafka, [s for s in topic_specs(kafka) if s.name in wanted])
+    series = {
+        "train_loss": [Logged(s, 1.0 / (s + 1)) for s in range(0, 250, 2)],
+        "val_loss": [Logged(99, 0.6), Logged(199, 0.5)],
+    }
+    chunks = metric_chunks("key-ttt-1", "cust-1", series)
+    assert len(chunks) == 3
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for chunk in chunks:
+            await producer.send_and_wait(
+                kafka.topics.job_metrics, encode(chunk), key=chunk.key.encode()
+            )
+        await producer.send_and_wait(kafka.topics.jobs, encode(job("ttt-1")), key=b"key-ttt-1")
+    finally:
+        await producer.stop()
+
+    await asyncio.wait_for(watch_jobs(kafka, from_beginning=True, as_json=True, exit_after=1), 60)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    printed = [JobMetricsEvent.model_validate(doc) for doc in lines if "chunk" in doc]
+    curves = JobCurves()
+    for chunk in printed:
+        curves.apply(chunk)
+    drawn = curves.curves("key-ttt-1")
+    assert [(p.step, p.value) for p in drawn["train_loss"]] == [
+        (p.step, p.value) for p in series["train_loss"]
+    ]
+    assert [p.step for p in drawn["val_loss"]] == [99, 199]
+    assert any(doc.get("status") == "completed" for doc in lines)

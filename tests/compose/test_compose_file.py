@@ -40,7 +40,7 @@ def test_every_prefstream_container_runs_a_real_command(compose: dict[str, Any])
     prefstream = {
         n: s for n, s in compose["services"].items() if s.get("image") == "prefstream:dev"
     }
-    assert set(prefstream) == {"nmp-local", *SERVICES}
+    assert set(prefstream) == {"nmp-local", "ui", *SERVICES}
     for name, svc in prefstream.items():
         argv = svc["command"] if isinstance(svc["command"], list) else shlex.split(svc["command"])
         if argv[0] == "service":
@@ -59,6 +59,7 @@ def test_mounted_config_loads_and_matches_health_ports(compose: dict[str, Any]) 
         "pairing": config.pairing.http_port,
         "batcher": config.batcher.http_port,
         "submitter": config.submitter.http_port,
+        "ui": config.ui.http_port,
     }
     for name, port in ports.items():
         probe = " ".join(compose["services"][name]["healthcheck"]["test"])

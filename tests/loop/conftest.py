@@ -11,7 +11,7 @@ from prefstream_kafka.local_brokers import free_ports
 @pytest.fixture
 def loop_overrides(tmp_path: Path) -> list[tuple[str, str]]:
     """Overrides that move every port and file of configs/demo.yml somewhere private."""
-    kafka, nmp, pairing, batcher, submitter = free_ports(5)
+    kafka, nmp, pairing, batcher, submitter, ui = free_ports(6)
     url = f"http://127.0.0.1:{nmp}"
     return [
         ("kafka.embedded_port", str(kafka)),
@@ -34,6 +34,7 @@ def loop_overrides(tmp_path: Path) -> list[tuple[str, str]]:
         ("batcher.min_pairs", "20"),
         ("submitter.http_port", str(submitter)),
         ("submitter.db_path", str(tmp_path / "submitter.duckdb")),
+        ("ui.http_port", str(ui)),
         ("logging.format", "text"),
     ]
 

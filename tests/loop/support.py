@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,3 +20,59 @@ def as_argv(overrides: list[tuple[str, str]]) -> list[str]:
     for key, value in overrides:
         argv += ["-o", key, value]
     return argv
+
+
+class CliProcess:
+    """A ``prefstream`` command on the demo config, in the background, its output collected
+    line by line; ``stop`` is Ctrl-C, then up to ``stop_timeout`` seconds to exit."""
+
+    def __init__(
+        self, command: Sequence[str], overrides: list[tuple[str, str]], *, stop_timeout: float
+    ) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefstream_cli",
+                *command,
+                "--config",
+                str(DEMO_CONFIG),
+                *as_argv(overrides),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        self.stop_timeout = stop_timeout
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line matched {pattern!r}:\n" + "\n".join(self.lines[-60:]))
+
+    def stop(self) -> int:
+        """Ctrl-C: the command stops what it started (every child drains and stops) and
+        exits; killed if it has not within ``stop_timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=self.stop_timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._reader.join(timeout=5)

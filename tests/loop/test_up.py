@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
-import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -28,64 +24,14 @@ from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
 from prefstream_kafka.readers import job_events
 
-from .support import DEMO_CONFIG, ROOT, as_argv
+from .support import DEMO_CONFIG, ROOT, CliProcess, as_argv
 
 pytestmark = pytest.mark.slow
 
 
-class UpProcess:
-    """`prefstream up` in the background, its output collected line by line."""
-
-    def __init__(self, overrides: list[tuple[str, str]]) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefstream_cli",
-                "up",
-                "--config",
-                str(DEMO_CONFIG),
-                *as_argv(overrides),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def wait_for(self, pattern: str, timeout: float = 120) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := re.search(pattern, line):
-                    return match
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no line matched {pattern!r}:\n" + "\n".join(self.lines[-60:]))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=90)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self._reader.join(timeout=5)
-
-
 @pytest.fixture
-def up(loop_overrides: list[tuple[str, str]]) -> Iterator[UpProcess]:
-    process = UpProcess(loop_overrides)
+def up(loop_overrides: list[tuple[str, str]]) -> Iterator[CliProcess]:
+    process = CliProcess(["up"], loop_overrides, stop_timeout=90)
     try:
         process.wait_for(r"everything is running", timeout=180)
         yield process
@@ -99,7 +45,7 @@ def nmp_jobs(base_url: str) -> list[dict[str, object]]:
         return data
 
 
-def kill_child(up: UpProcess, name: str) -> None:
+def kill_child(up: CliProcess, name: str) -> None:
     """SIGKILL one supervised child and wait until the supervisor has replaced it."""
     pid = int(up.wait_for(rf"started {name} \(pid (\d+)\)").group(1))
     os.kill(pid, signal.SIGKILL)
@@ -108,7 +54,7 @@ def kill_child(up: UpProcess, name: str) -> None:
 
 
 async def play_until_jobs(
-    config: PrefstreamConfig, jobs: int, deadline_s: float, up: UpProcess
+    config: PrefstreamConfig, jobs: int, deadline_s: float, up: CliProcess
 ) -> JobBoard:
     """Agents play while the batcher (once a dataset exists) and the submitter (once a job
     runs) are killed; ends when ``jobs`` jobs completed and none is still in flight."""
@@ -142,7 +88,7 @@ async def play_until_jobs(
 
 
 def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
-    up: UpProcess, loop_overrides: list[tuple[str, str]]
+    up: CliProcess, loop_overrides: list[tuple[str, str]]
 ) -> None:
     config = load_config(DEMO_CONFIG, loop_overrides)
     bootstrap = f"127.0.0.1:{config.kafka.embedded_port}"

@@ -7,11 +7,14 @@ import json
 from typing import Any
 
 import pytest
+from prefstream_nmp_local import validation_schedule as schedule
 from prefstream_nmp_local.training import job_state, selection
 from prefstream_nmp_local.training.dataset_rows import read_rows
 from prefstream_nmp_local.training.hyperparameters import dpo_config_kwargs, unsupported
 from prefstream_nmp_local.training.progress import fold, parse_lines
 from prefstream_nmp_local.training.status_view import render_trl_status
+
+from tests.support.sdk_hyperparameters import nested, samples
 
 BASE: dict[str, Any] = {
     "training_type": "dpo",
@@ -20,6 +23,9 @@ BASE: dict[str, Any] = {
     "batch_size": 8,
     "learning_rate": 1e-4,
 }
+
+
+SPE = {"steps_per_epoch": 10}
 
 
 def keys(hyper: dict[str, Any]) -> list[str]:
@@ -37,7 +43,7 @@ def test_supported_hyperparameters_map_onto_dpo_config() -> None:
         "dpo": {"ref_policy_kl_penalty": 0.2, "max_grad_norm": 0.5},
     }
     assert keys(hyper) == []
-    assert dpo_config_kwargs(hyper, max_seq_length=128, checkpoint_every=20) == {
+    assert dpo_config_kwargs(hyper, max_seq_length=128, checkpoint_every=20, **SPE) == {
         "num_train_epochs": 3,
         "per_device_train_batch_size": 8,
         "per_device_eval_batch_size": 8,
@@ -58,11 +64,11 @@ def test_supported_hyperparameters_map_onto_dpo_config() -> None:
 
 def test_sft_weight_adds_an_sft_loss_term_and_average_log_probs_normalises() -> None:
     dpo = {"preference_loss_weight": 0.7, "sft_loss_weight": 0.3, "sft_average_log_probs": True}
-    config = dpo_config_kwargs({**BASE, "dpo": dpo}, max_seq_length=64, checkpoint_every=1)
+    config = dpo_config_kwargs({**BASE, "dpo": dpo}, max_seq_length=64, checkpoint_every=1, **SPE)
     assert config["loss_type"] == ["sigmoid", "sft"]
     assert config["loss_weights"] == [0.7, 0.3]
     avg = {"preference_average_log_probs": True, "sft_loss_weight": 0.0}
-    config = dpo_config_kwargs({**BASE, "dpo": avg}, max_seq_length=64, checkpoint_every=1)
+    config = dpo_config_kwargs({**BASE, "dpo": avg}, max_seq_length=64, checkpoint_every=1, **SPE)
     assert config["loss_type"] == ["sigmoid_norm"]
     assert config["loss_weights"] == [1.0]
 
@@ -72,6 +78,7 @@ def test_explicit_zero_preference_weight_is_kept() -> None:
         {**BASE, "dpo": {"preference_loss_weight": 0.0, "sft_loss_weight": 1.0}},
         max_seq_length=64,
         checkpoint_every=1,
+        **SPE,
     )
     assert config["loss_weights"] == [0.0, 1.0]
 
@@ -80,12 +87,18 @@ def test_explicit_zero_preference_weight_is_kept() -> None:
     ("extra", "bad"),
     [
         ({"optimizer": "adamw_with_cosine_annealing"}, ["optimizer"]),
-        ({"val_check_interval": 0.5}, ["val_check_interval"]),
+        ({"min_learning_rate": 1e-6}, ["min_learning_rate"]),
         ({"sequence_packing_enabled": True}, ["sequence_packing_enabled"]),
         ({"lora": {"adapter_dim": 8}}, ["lora"]),
+        ({"sft": {"hidden_dropout": 0.1}}, ["sft"]),
+        ({"grpo": {"environment": {"name": "mcqa"}}}, ["grpo"]),
         ({"dpo": {"mystery": 1}}, ["dpo.mystery"]),
-        ({"dpo": {"sft_average_log_probs": False}}, ["dpo.sft_average_log_probs"]),
+        (
+            {"dpo": {"sft_average_log_probs": False, "sft_loss_weight": 0.5}},
+            ["dpo.sft_average_log_probs"],
+        ),
         ({"finetuning_type": "lora"}, ["finetuning_type"]),
+        ({"finetuning_type": "lora_merged"}, ["finetuning_type"]),
         ({"dpo": 3}, ["dpo"]),
     ],
 )
@@ -94,8 +107,87 @@ def test_unhonourable_keys_are_named(extra: dict[str, Any], bad: list[str]) -> N
 
 
 def test_absent_and_no_op_values_are_fine() -> None:
-    assert keys({**BASE, "optimizer": None, "sequence_packing_enabled": False, "dpo": None}) == []
-    assert "all_weights" in str(unsupported({**BASE, "finetuning_type": "lora"})[0])
+    nothing: dict[str, Any] = {"optimizer": None, "sequence_packing_enabled": False}
+    nothing |= {"dpo": None, "lora": {}, "sft": {"hidden_dropout": None}}
+    assert keys({**BASE, **nothing}) == []
+    # Without an SFT term there is nothing for sft_average_log_probs to change.
+    assert keys({**BASE, "dpo": {"sft_average_log_probs": False}}) == []
+
+
+REFUSED = {"finetuning_type", "optimizer", "min_learning_rate", "sequence_packing_enabled"}
+REFUSED |= {"lora", "sft"}
+"""What docs/nmp-local.md lists as refused by the TRL trainer (for these sample values)."""
+SAME_AS_TRL = {("training_type",), ("dpo", "sft_average_log_probs")}
+"""Keys whose sample value asks for what TRL does anyway (dpo; an SFT term averaged)."""
+
+
+def test_every_sdk_hyperparameter_is_honoured_or_refused_by_name() -> None:
+    """Walks the SDK's fields: each one the trainer accepts must change the ``DPOConfig``
+    it builds (honoured, not ignored); the others are refused, each by its name."""
+    fields = samples()
+    assert {u.key for u in unsupported(nested(fields))} == REFUSED
+    before = dpo_config_kwargs(BASE, max_seq_length=64, checkpoint_every=1, **SPE)
+    honoured = 0
+    for field, value in fields:
+        if field.path[0] in REFUSED:
+            continue
+        hyper = {**BASE, **nested([(field, value)])}
+        assert keys(hyper) == [], field.dotted
+        after = dpo_config_kwargs(hyper, max_seq_length=64, checkpoint_every=1, **SPE)
+        if field.path not in SAME_AS_TRL:
+            assert after != before, field.dotted
+            honoured += 1
+    assert honoured >= 15
+
+
+def test_lora_refusals_say_what_to_do_instead() -> None:
+    for problem in unsupported({**BASE, "finetuning_type": "lora", "lora": {"alpha": 16}}):
+        assert "'all_weights'" in problem.reason
+        assert "NMP_LOCAL_TRAINER=simulated" in problem.reason
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        (3, {"eval_strategy": "steps", "eval_steps": 3}),
+        (0.25, {"eval_strategy": "steps", "eval_steps": 2}),  # a quarter of 10 steps, rounded
+        (0.01, {"eval_strategy": "steps", "eval_steps": 1}),
+        (4.0, {"eval_strategy": "steps", "eval_steps": 4}),  # a whole float is steps
+        (1.0, {}),  # a whole epoch: TRL's default per-epoch evaluation
+        (10, {}),
+        (25, {}),  # beyond an epoch: once per epoch, as Customizer documents
+    ],
+)
+def test_val_check_interval_maps_onto_eval_steps(interval: float, expected: dict[str, Any]) -> None:
+    hyper = {**BASE, "val_check_interval": interval}
+    assert keys(hyper) == []
+    config = dpo_config_kwargs(hyper, max_seq_length=64, checkpoint_every=1, **SPE)
+    got = {k: config[k] for k in ("eval_strategy", "eval_steps") if k in config}
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("total", "per_epoch", "every", "expected"),
+    [
+        (8, 4, None, [4, 8]),
+        (10, 20, None, [10]),  # max_steps ends the first epoch half-way: validated there
+        (50, 20, None, [20, 40, 50]),
+        (8, 4, 3, [3, 6, 8]),
+        (9, 4, 3, [3, 6, 9]),
+        (0, 4, None, []),
+    ],
+)
+def test_validation_runs_per_epoch_or_interval_and_where_training_stops(
+    total: int, per_epoch: int, every: int | None, expected: list[int]
+) -> None:
+    assert schedule.validation_steps(total, per_epoch, every) == expected
+
+
+def test_validation_names_and_best_epoch_never_pass_whole_epochs() -> None:
+    assert schedule.validation_message(20, 1.0, 3) == "Epoch 1/3 completed"
+    assert schedule.validation_message(10, 0.5, 3) == "Validation at step 10 (epoch 0.5)"
+    assert schedule.validation_message(50, 2.5, 3) == "Validation at step 50 (epoch 2.5)"
+    assert [schedule.best_epoch(e) for e in (0.5, 0.9999999, 1.0, 2.5)] == [None, 1, 1, 2]
 
 
 def events_text(*events: dict[str, Any]) -> str:

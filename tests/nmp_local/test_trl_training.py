@@ -21,6 +21,7 @@ pytest.importorskip("trl")
 import httpx
 from huggingface_hub import HfApi, snapshot_download
 from nemo_microservices import NeMoMicroservices, UnprocessableEntityError
+from nemo_microservices.types.customization import CustomizationJob, CustomizationStatusDetails
 from prefstream_nmp_local.testing import NmpLocalProcess, running_nmp_local
 
 from .conftest import jsonl, sdk
@@ -160,6 +161,21 @@ def training_job(url: str, model_dir: Path, ns: str, rows: list[Any], **override
     return job_id
 
 
+def statuses_until_done(
+    client: NeMoMicroservices, job: CustomizationJob, timeout: float
+) -> tuple[str, list[CustomizationStatusDetails]]:
+    """The created job's id and every status polled until it ended (completed, failed or
+    cancelled)."""
+    assert job.id is not None
+    job_id = job.id
+    seen = wait_for(
+        lambda: client.customization.jobs.status(job_id),
+        lambda s: s.status in ("completed", "failed", "cancelled"),
+        timeout=timeout,
+    )
+    return job_id, seen
+
+
 def worker_pid(url: str, job_id: str) -> int:
     logs = httpx.get(f"{url}/v1/customization/jobs/{job_id}/container-logs").json()
     pid = logs["entries"]["training"]["status"]["worker_pid"]
@@ -193,13 +209,7 @@ def test_real_dpo_job_trains_and_publishes_the_model(
         hyperparameters=hyper(),
         output_model="tt/tiny-dpo",
     )
-    assert job.id is not None
-    job_id = job.id
-    seen = wait_for(
-        lambda: client.customization.jobs.status(job_id),
-        lambda s: s.status in ("completed", "failed", "cancelled"),
-        timeout=WORKER_START + 120,
-    )
+    job_id, seen = statuses_until_done(client, job, timeout=WORKER_START + 120)
     final = seen[-1]
     assert final.status == "completed", final.status_logs
     assert {s.status for s in seen} <= {"created", "pending", "running", "completed"}
@@ -259,6 +269,42 @@ def test_real_dpo_job_trains_and_publishes_the_model(
     logs = client.customization.jobs.container_logs(job_id)
     assert logs.entries is not None
     assert "training job " + job_id in str(logs.entries["training"].logs)
+
+
+def test_max_steps_inside_an_epoch_and_val_check_interval_in_real_training(
+    trl_nmp: NmpLocalProcess, tiny_model: Path
+) -> None:
+    """The SDK options TRL honours reach it (DPOConfig takes them, TRL evaluates where they
+    say), and a run cut short by max_steps claims no epoch it did not finish."""
+    url = trl_nmp.base_url
+    config = register_model(url, tiny_model, "tm", "tiny")
+    register_dataset(url, "tm", "boards", board_pairs(200, seed=8))
+    client = sdk(url)
+    options = hyper(
+        max_steps=8,
+        val_check_interval=0.25,
+        warmup_steps=2,
+        weight_decay=0.01,
+        seed=3,
+        dpo={"ref_policy_kl_penalty": 0.1, "max_grad_norm": 0.5},
+    )
+    job = client.customization.jobs.create(
+        config=config, dataset={"name": "boards", "namespace": "tm"}, hyperparameters=options
+    )
+    _, seen = statuses_until_done(client, job, timeout=WORKER_START + 60)
+    final = seen[-1]
+    assert final.status == "completed", final.status_logs
+    # 180 training rows (10 % held out), batch 16: 12 steps an epoch; a quarter is 3 steps.
+    assert (final.steps_per_epoch, final.steps_completed) == (12, 8)
+    assert (final.epochs_completed, final.best_epoch) == (0, None)
+    assert final.metrics is not None
+    assert final.metrics.metrics is not None
+    assert [p.step for p in final.metrics.metrics.val_loss or []] == [3, 6, 8]
+    assert final.val_loss is not None
+    messages = [log.message or "" for log in final.status_logs or []]
+    assert "Validation at step 3 (epoch 0.25)" in messages
+    assert "Validation at step 8 (epoch 0.667)" in messages
+    assert not [m for m in messages if m.startswith("Epoch ")]
 
 
 def test_cancel_stops_the_worker(trl_nmp: NmpLocalProcess, tiny_model: Path) -> None:

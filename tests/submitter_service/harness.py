@@ -47,6 +47,7 @@ def kafka_config(bootstrap: str, name: str) -> KafkaConfig:
             pairs=f"{name}.pairs",
             datasets=f"{name}.datasets",
             jobs=f"{name}.jobs",
+            job_metrics=f"{name}.job-metrics",
             deadletter=f"{name}.deadletter",
             control=f"{name}.control",
         ),

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from prefstream_events import DeadLetter, JobStatus, JobStatusEvent, parse_ce_headers
+from prefstream_events import (
+    DeadLetter,
+    JobCurves,
+    JobMetricsEvent,
+    JobStatus,
+    JobStatusEvent,
+    parse_ce_headers,
+)
+from prefstream_kafka.readers import read_topic
 from prefstream_nmp_local.testing import NmpLocalProcess
 
 from .conftest import Stack, set_faults
@@ -72,6 +80,24 @@ async def test_dataset_ready_gives_one_completed_job_and_the_expected_events(
     assert job["id"] == last.job_id
     assert job["hyperparameters"]["training_type"] == "dpo"
     assert job["dataset"]["name"] == dataset.name
+    assert last.hyperparameters == job["hyperparameters"]
+
+    # The curves: every point the platform logged, on the job-metrics topic.
+    status = await get_json(f"{stack.nmp.base_url}/v1/customization/jobs/{job['id']}/status")
+    logged = {
+        name: [(p["step"], p["value"]) for p in points]
+        for name, points in status["metrics"]["metrics"].items()
+        if points
+    }
+    assert len(logged["train_loss"]) >= 2
+    assert logged["val_loss"]
+    curves = JobCurves()
+    for chunk in await read_topic(stack.kafka, stack.kafka.topics.job_metrics, JobMetricsEvent):
+        assert chunk.job_key == key
+        assert chunk.job_id == job["id"]
+        curves.apply(chunk)
+    drawn = {n: [(p.step, p.value) for p in pts] for n, pts in curves.curves(key).items()}
+    assert drawn == logged
 
     assert proc.get("/healthz").status_code == 200
     ready = proc.get("/readyz").json()

@@ -4,6 +4,7 @@ server written only from the reference contract."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prefstream_events import JobStatus, JobStatusEvent
+from prefstream_events import JobCurves, JobMetricsEvent, JobStatus, JobStatusEvent
 from prefstream_nmp_local.testing import NmpLocalProcess
 
 from .conftest import set_faults
@@ -97,11 +98,17 @@ async def test_dataset_name_override_and_json_events(tmp_path: Path, nmp: NmpLoc
     )
 
     assert run.code == 0, run.err
-    events = [JobStatusEvent.model_validate_json(line) for line in run.out.splitlines()]
+    docs = [json.loads(line) for line in run.out.splitlines()]
+    events = [JobStatusEvent.model_validate(d) for d in docs if "chunk" not in d]
     assert events[0].status is JobStatus.SUBMITTING
     assert events[-1].status is JobStatus.COMPLETED
     assert {e.dataset_name for e in events} == {"named-set"}
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    curves = JobCurves()
+    for doc in docs:
+        if "chunk" in doc:
+            curves.apply(JobMetricsEvent.model_validate(doc))
+    assert set(curves.curves(events[-1].job_key)) >= {"train_loss", "val_loss"}
 
 
 async def test_failed_job_exits_non_zero_with_the_platform_error(

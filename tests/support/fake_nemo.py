@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prefstream_events import JobStatusEvent
+from prefstream_events import JobMetricsEvent, JobStatusEvent
 from prefstream_nemo.datastore import LocalFile
 from prefstream_nemo.errors import Exists, Missing, Transient
 from prefstream_nemo.models import DeploymentInfo, JobInfo, JobProgress, RemoteFile
@@ -202,6 +202,7 @@ class ListSink:
 
     def __init__(self) -> None:
         self.events: list[JobStatusEvent] = []
+        self.metrics: list[JobMetricsEvent] = []
         self.fail_next: BaseException | None = None
 
     async def publish(self, event: JobStatusEvent) -> None:
@@ -209,6 +210,9 @@ class ListSink:
             exc, self.fail_next = self.fail_next, None
             raise exc
         self.events.append(event)
+
+    async def publish_metrics(self, event: JobMetricsEvent) -> None:
+        self.metrics.append(event)
 
 
 async def no_sleep(seconds: float) -> None:

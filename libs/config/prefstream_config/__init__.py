@@ -21,6 +21,7 @@ from prefstream_config.sections import (
     RetrainingConfig,
     SubmitterConfig,
     TopicsConfig,
+    UiConfig,
 )
 from prefstream_config.show import masked_dict, render_yaml
 
@@ -42,6 +43,7 @@ __all__ = [
     "RetrainingConfig",
     "SubmitterConfig",
     "TopicsConfig",
+    "UiConfig",
     "load_config",
     "masked_dict",
     "render_yaml",

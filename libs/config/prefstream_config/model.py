@@ -23,6 +23,7 @@ from prefstream_config.sections import (
     PairingConfig,
     RetrainingConfig,
     SubmitterConfig,
+    UiConfig,
 )
 
 
@@ -42,6 +43,7 @@ class PrefstreamConfig(BaseModel):
     submitter: SubmitterConfig = Field(default_factory=SubmitterConfig)
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
     nmp_local: NmpLocalConfig = Field(default_factory=NmpLocalConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 

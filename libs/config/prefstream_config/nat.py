@@ -12,17 +12,31 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
     field_validator,
 )
 
+from prefstream_config.customizer_options import (
+    LoRAHyperparameters,
+    Optimizer,
+    SFTHyperparameters,
+    WandBIntegration,
+)
 from prefstream_config.secrets import Secret
 
 
 class _NatComponent(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
+
+
+class _Sent(_NatComponent):
+    """A section sent to Customizer as JSON, so no infinities or NaNs."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 class DPOTrajectoryBuilderConfig(_NatComponent):
@@ -43,7 +57,7 @@ class DPOTrajectoryBuilderConfig(_NatComponent):
     """Count turns with one candidate as skipped (they never pair either way)."""
 
 
-class DPOHyperparameters(_NatComponent):
+class DPOHyperparameters(_Sent):
     ref_policy_kl_penalty: float = 0.1
     """KL penalty (beta in the DPO objective); higher is more conservative."""
     preference_loss_weight: float = 1.0
@@ -52,15 +66,20 @@ class DPOHyperparameters(_NatComponent):
     """Average log probabilities over the sequence instead of summing them."""
     sft_loss_weight: float = 0.0
     """Weight of an SFT loss on chosen responses."""
+    max_grad_norm: PositiveFloat | None = None
+    """Gradient clipping threshold."""
+    sft_average_log_probs: bool | None = None
+    """Normalise the SFT loss by sequence length instead of summing over tokens."""
 
 
-class Hyperparameters(_NatComponent):
-    """Sent verbatim to Customizer as the job's ``hyperparameters`` (NAT sends ``model_dump()``)."""
+class Hyperparameters(_Sent):
+    """Sent to Customizer as the job's ``hyperparameters``: NAT's keys always (NAT sends
+    ``model_dump()``), the SDK's other keys (defaults null) only when set."""
 
     training_type: Literal["sft", "dpo"] = "dpo"
     """Customizer training type."""
-    finetuning_type: Literal["lora", "all_weights"] = "all_weights"
-    """LoRA or full-weight finetuning."""
+    finetuning_type: Literal["lora", "lora_merged", "all_weights"] = "all_weights"
+    """LoRA (adapter, or merged into the weights) or full-weight finetuning."""
     epochs: PositiveInt = 3
     """Training epochs over the dataset."""
     batch_size: PositiveInt = 4
@@ -68,6 +87,33 @@ class Hyperparameters(_NatComponent):
     learning_rate: PositiveFloat = 5e-5
     """Optimizer learning rate."""
     dpo: DPOHyperparameters = Field(default_factory=DPOHyperparameters)
+    max_steps: PositiveInt | None = None
+    """Stop after this many steps, even mid-epoch."""
+    log_every_n_steps: PositiveInt | None = None
+    """Steps between logged training metrics (Customizer's default: 10)."""
+    val_check_interval: PositiveInt | PositiveFloat | None = None
+    """Validate every N steps (an integer; 1 is every step) or every fraction of an epoch
+    (a float, 0.1 to 1.0; 1.0 is once per epoch)."""
+    warmup_steps: NonNegativeInt | None = None
+    """Steps over which the learning rate ramps up to learning_rate."""
+    weight_decay: NonNegativeFloat | None = None
+    """Weight decay penalty."""
+    seed: int | None = None
+    """Seed for every trainer; none: random."""
+    optimizer: Optimizer | None = None
+    """Optimizer and learning-rate schedule."""
+    min_learning_rate: NonNegativeFloat | None = None
+    """Where a cosine-annealing schedule starts; below learning_rate."""
+    adam_beta1: float | None = Field(None, ge=0.0, lt=1.0)
+    """Adam momentum decay (cosine-annealing optimizers)."""
+    adam_beta2: float | None = Field(None, ge=0.0, lt=1.0)
+    """Adam squared-gradient decay (cosine-annealing optimizers)."""
+    sequence_packing_enabled: bool | None = None
+    """Pack several rows into one sequence (experimental in Customizer)."""
+    lora: LoRAHyperparameters | None = None
+    """LoRA adapter settings."""
+    sft: SFTHyperparameters | None = None
+    """SFT dropout settings."""
 
 
 class NIMDeploymentConfig(_NatComponent):
@@ -86,8 +132,9 @@ class NIMDeploymentConfig(_NatComponent):
 class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
     """``_type: nemo_customizer_trainer_adapter``: where and how jobs are submitted.
 
-    ``api_token`` and the timeouts are prefstream additions (a gateway bearer token and
-    an overall deadline); everything else is NAT's.
+    ``api_token``, the timeouts, ``integrations`` and ``wandb_api_key`` are prefstream
+    additions (a gateway bearer token, an overall deadline, Customizer's W&B options);
+    everything else is NAT's.
     """
 
     type: Literal["nemo_customizer_trainer_adapter"] = Field(
@@ -127,6 +174,11 @@ class NeMoCustomizerTrainerAdapterConfig(_NatComponent):
     """Per-request HTTP timeout."""
     job_timeout_seconds: PositiveFloat | None = None
     """Overall deadline per job; on expiry it is cancelled and reported failed."""
+    integrations: list[WandBIntegration] | None = None
+    """Sent as each job's integrations (Weights & Biases); none: not sent."""
+    wandb_api_key: Secret | None = None
+    """W&B API key, sent as the job-create request's wandb-api-key header (as the SDK does),
+    never in the job body or events."""
 
     @field_validator("entity_host", "datastore_host")
     @classmethod

@@ -32,6 +32,8 @@ class TopicsConfig(_Section):
     pairs: str = "prefstream.pairs.v1"
     datasets: str = "prefstream.datasets.v1"
     jobs: str = "prefstream.jobs.v1"
+    job_metrics: str = "prefstream.job-metrics.v1"
+    """JobMetricsEvents keyed job_key/chunk: every job's training curves, 100 steps a record."""
     deadletter: str = "prefstream.deadletter.v1"
     control: str = "prefstream.control.v1"
     evaluations: str = "prefstream.evaluations.v1"
@@ -56,6 +58,7 @@ class KafkaConfig(_Section):
     """Partitions of the candidates and pairs topics (pairing instances scale up to this)."""
     replication_factor: PositiveInt = 1
     jobs_topic_compacted: bool = True
+    """Compact the jobs and job-metrics topics (each record holds the whole state of its key)."""
     evaluations_topic_compacted: bool = True
     """Keep only each model's latest evaluation (the event carries the whole verdict)."""
     session_timeout_ms: PositiveInt = 10_000
@@ -107,6 +110,12 @@ class BatcherConfig(_Section):
     datasets_dir: str = "data/datasets"
     """Where cut datasets are written (never overwritten)."""
     export_formats: list[ExportFormat] = Field(default_factory=_nemo_only)
+    """nemo is always written; each format is a config in the dataset card (README.md)."""
+    system_in_text_prompt: bool = False
+    """Text prompts (nemo without use_full_message_history, trl_standard) start with the
+    system messages' contents, each followed by a blank line; false: the last message only."""
+    dataset_license: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.+\-]*$")
+    """Hub license id in each dataset's card (README.md), e.g. apache-2.0; none: left out."""
     group_id: str = "prefstream-batcher"
     db_path: str = "data/batcher.duckdb"
     batch_max_records: PositiveInt = Field(
@@ -163,6 +172,21 @@ class NmpLocalConfig(_Section):
         "auto",
         description="auto: the real TRL trainer when the training extra is installed and the "
         "job's base model has weights; simulated: the clock-driven stand-in.",
+    )
+
+
+class UiConfig(_Section):
+    """The web view (``prefstream ui``): jobs, curves, evaluations, datasets, dead letters,
+    rebuilt from the topics; ``prefstream up`` and ``prefstream demo`` start it."""
+
+    enabled: bool = Field(True, description="Start it with `prefstream up` and the demo.")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8084, ge=0, le=65535)
+    refresh_seconds: PositiveFloat = Field(
+        2.0, description="How often an open page asks for what changed."
+    )
+    jobs_with_charts: PositiveInt = Field(
+        12, description="The newest jobs get a chart card on the main page; all are listed."
     )
 
 

@@ -1,7 +1,8 @@
 """Pure dataset cutting: dedup, seeded sampling, example-hash split, NeMo/TRL rows,
-streaming hashed file writes, manifests, the cut thresholds, and what a cut is (its spec,
-state and selection). No broker or database."""
+streaming hashed file writes, manifests, dataset cards, the cut thresholds, and what a cut is
+(its spec, state and selection). No broker or database."""
 
+from prefstream_datasets.card import CARD, CARD_KEY, CardOptions, dataset_card
 from prefstream_datasets.cuts import CutSpec, DatasetState, Selection
 from prefstream_datasets.dedup import deduplicate, unique_by
 from prefstream_datasets.hashing import bucket64, fraction_threshold
@@ -60,6 +61,8 @@ from prefstream_datasets.writer import (
 )
 
 __all__ = [
+    "CARD",
+    "CARD_KEY",
     "EXPORT_FORMATS",
     "FILES",
     "MANIFEST",
@@ -67,6 +70,7 @@ __all__ = [
     "STORED_FRAGMENTS",
     "UNKNOWN_POLICY",
     "Arrival",
+    "CardOptions",
     "Counts",
     "CutPoint",
     "CutSpec",
@@ -92,6 +96,7 @@ __all__ = [
     "bucket64",
     "choose_rule",
     "clear_staging",
+    "dataset_card",
     "dataset_id_for",
     "deduplicate",
     "due",

@@ -14,10 +14,28 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from prefstream_datasets.rows import (
     EMPTY_MESSAGES,
     EMPTY_TEXT,
+    SYSTEM_ROLE,
     Fragment,
     Template,
     stored_source,
 )
+
+_BODY = r'(?:[^"\\]|\\.)*'
+"""The inside of a JSON string literal: no bare quote or backslash, or an escape."""
+_MESSAGE = r'\{"role": "' + _BODY + r'", "content": "(' + _BODY + r')"\}'
+_SYSTEM = r'\{"role": "' + SYSTEM_ROLE + r'", "content": "(' + _BODY + r')"\}'
+_WITH_SYSTEM_REWRITES = (
+    (_SYSTEM + ", ", r"\1\\n\\n"),  # a system message before the last: content, blank line
+    (_MESSAGE + ", ", ""),  # any other message before the last: gone
+    (_MESSAGE + r"\]$", r'\1"'),  # the last message: its content, closing quote
+    (r"^\[\]$", EMPTY_TEXT),  # no messages: ""
+    (r"^\[", '"'),
+)
+"""``PROMPT_MESSAGES`` (``json.dumps`` of ``[{"role", "content"}]``) to the ``keep_system``
+text, as JSON, by regex on the encoded text, in C++: a quote inside a JSON string is always
+escaped, so ``{"role": `` only ever starts a message, and each content's escaped inside is
+copied verbatim (``json.dumps`` escapes character by character, so the escaped parts joined
+are the escape of the joined text)."""
 
 
 def _column(fragment: Fragment, columns: Mapping[Fragment, pa.Array]) -> pa.Array:
@@ -28,6 +46,9 @@ def _column(fragment: Fragment, columns: Mapping[Fragment, pa.Array]) -> pa.Arra
     if fragment is Fragment.PROMPT_HISTORY:
         empty = pc.equal(column, pa.scalar(EMPTY_MESSAGES, pa.large_string()))
         column = pc.if_else(empty, pa.scalar(EMPTY_TEXT, pa.large_string()), column)
+    elif fragment is Fragment.PROMPT_WITH_SYSTEM:
+        for pattern, replacement in _WITH_SYSTEM_REWRITES:
+            column = pc.replace_substring_regex(column, pattern=pattern, replacement=replacement)
     return column
 
 

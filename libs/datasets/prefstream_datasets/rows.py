@@ -17,6 +17,11 @@ Formats:
 - ``trl_conversational``: ``{"prompt": [messages], "chosen": [assistant message],
   "rejected": [assistant message]}``.
 
+A text prompt drops the system messages, as NAT does; with ``keep_system`` it is every
+system message's content before the last message, then the last message's content, joined
+by a blank line (how chat templates without a system role, Gemma's for one, fold a system
+prompt into the user turn). Without system messages both rules give the same text.
+
 Messages keep only ``role`` and ``content``, as NAT's ``OpenAIMessage`` does.
 """
 
@@ -39,6 +44,8 @@ class Fragment(StrEnum):
     PROMPT_MESSAGES = "prompt_messages"
     PROMPT_HISTORY = "prompt_history"
     """Derived, not stored: ``PROMPT_MESSAGES``, except ``""`` for an empty list."""
+    PROMPT_WITH_SYSTEM = "prompt_with_system"
+    """Derived, not stored: the text prompt with ``keep_system`` (from ``PROMPT_MESSAGES``)."""
     CHOSEN = "chosen"
     REJECTED = "rejected"
 
@@ -51,11 +58,16 @@ STORED_FRAGMENTS = (
 )
 EMPTY_MESSAGES = "[]"
 EMPTY_TEXT = '""'
+SYSTEM_ROLE = "system"
+SYSTEM_SEPARATOR = "\n\n"
+"""Between the system messages' contents and the last message's in a ``keep_system`` prompt."""
 
 
 def stored_source(fragment: Fragment) -> Fragment:
     """The stored fragment a (possibly derived) fragment is computed from."""
-    return Fragment.PROMPT_MESSAGES if fragment is Fragment.PROMPT_HISTORY else fragment
+    if fragment in (Fragment.PROMPT_HISTORY, Fragment.PROMPT_WITH_SYSTEM):
+        return Fragment.PROMPT_MESSAGES
+    return fragment
 
 
 Template = tuple[str | Fragment, ...]
@@ -82,15 +94,31 @@ class Fragments:
     def get(self, fragment: Fragment) -> str:
         if fragment is Fragment.PROMPT_HISTORY:
             return EMPTY_TEXT if self.prompt_messages == EMPTY_MESSAGES else self.prompt_messages
+        if fragment is Fragment.PROMPT_WITH_SYSTEM:
+            # The reference for the vectorized rewrite in ``arrow_lines``: decode, join, encode.
+            messages = json.loads(self.prompt_messages)
+            return json.dumps(_with_system([(m["role"], m["content"]) for m in messages]))
         value: str = getattr(self, fragment.value)
         return value
 
 
-def prompt_text(prompt: Prompt) -> str:
-    """A string prompt as is; a message list as its last message's content (``""`` if empty)."""
+def prompt_text(prompt: Prompt, keep_system: bool = False) -> str:
+    """A string prompt as is; a message list as its last message's content (``""`` if empty),
+    after the system messages' contents with ``keep_system``."""
     if isinstance(prompt, str):
         return prompt
+    if keep_system:
+        return _with_system([(m.role, m.content) for m in prompt])
     return prompt[-1].content if prompt else ""
+
+
+def _with_system(messages: Sequence[tuple[str, str]]) -> str:
+    """``(role, content)`` pairs to the ``keep_system`` text: the system messages before the
+    last one, then the last one (a trailing system message is not repeated)."""
+    if not messages:
+        return ""
+    system = [content for role, content in messages[:-1] if role == SYSTEM_ROLE]
+    return SYSTEM_SEPARATOR.join([*system, messages[-1][1]])
 
 
 def prompt_messages(prompt: Prompt) -> list[dict[str, str]]:
@@ -117,10 +145,14 @@ def pair_fragments(pair: PairEvent) -> Fragments:
     return encode_fragments(pair.prompt, pair.chosen, pair.rejected)
 
 
-def template(fmt: ExportFormat, use_full_message_history: bool = False) -> Template:
-    """The line template of ``fmt``; only ``nemo`` depends on ``use_full_message_history``."""
+def template(
+    fmt: ExportFormat, use_full_message_history: bool = False, *, keep_system: bool = False
+) -> Template:
+    """The line template of ``fmt``; only ``nemo`` depends on ``use_full_message_history``,
+    and only text prompts (``nemo`` without it, ``trl_standard``) on ``keep_system``."""
+    text = Fragment.PROMPT_WITH_SYSTEM if keep_system else Fragment.PROMPT_TEXT
     if fmt == "nemo":
-        prompt = Fragment.PROMPT_HISTORY if use_full_message_history else Fragment.PROMPT_TEXT
+        prompt = Fragment.PROMPT_HISTORY if use_full_message_history else text
         return (
             '{"prompt": ',
             prompt,
@@ -133,7 +165,7 @@ def template(fmt: ExportFormat, use_full_message_history: bool = False) -> Templ
     if fmt == "trl_standard":
         return (
             '{"prompt": ',
-            Fragment.PROMPT_TEXT,
+            text,
             ', "chosen": ',
             Fragment.CHOSEN,
             ', "rejected": ',
@@ -159,14 +191,21 @@ def render(tpl: Template, fragments: Fragments) -> str:
 
 
 def row(
-    fmt: ExportFormat, prompt: Prompt, chosen: str, rejected: str, *, full_history: bool = False
+    fmt: ExportFormat,
+    prompt: Prompt,
+    chosen: str,
+    rejected: str,
+    *,
+    full_history: bool = False,
+    keep_system: bool = False,
 ) -> dict[str, Any]:
     """The row as a dict: the reference that :func:`render` must match."""
+    text = prompt_text(prompt, keep_system)
     if fmt == "nemo":
-        p: Any = (prompt_messages(prompt) or "") if full_history else prompt_text(prompt)
+        p: Any = (prompt_messages(prompt) or "") if full_history else text
         return {"prompt": p, "chosen_response": chosen, "rejected_response": rejected}
     if fmt == "trl_standard":
-        return {"prompt": prompt_text(prompt), "chosen": chosen, "rejected": rejected}
+        return {"prompt": text, "chosen": chosen, "rejected": rejected}
     if fmt == "trl_conversational":
         return {
             "prompt": prompt_messages(prompt),

@@ -4,6 +4,12 @@ from prefstream_events.cloudevents import ce_headers, parse_ce_headers
 from prefstream_events.codec import InvalidEvent, decode, describe_validation_error, encode
 from prefstream_events.evaluation import EvaluationEvent, OpponentResult, evaluation_id
 from prefstream_events.job_board import JobBoard
+from prefstream_events.job_metrics import (
+    JobCurves,
+    JobMetricsEvent,
+    MetricPoint,
+    metric_chunks,
+)
 from prefstream_events.models import (
     CandidateEvent,
     ChatMessage,
@@ -31,8 +37,11 @@ __all__ = [
     "EvaluationEvent",
     "InvalidEvent",
     "JobBoard",
+    "JobCurves",
+    "JobMetricsEvent",
     "JobStatus",
     "JobStatusEvent",
+    "MetricPoint",
     "OpponentResult",
     "PairEvent",
     "PromotionBoard",
@@ -43,5 +52,6 @@ __all__ = [
     "describe_validation_error",
     "encode",
     "evaluation_id",
+    "metric_chunks",
     "parse_ce_headers",
 ]

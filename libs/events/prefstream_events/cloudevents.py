@@ -18,6 +18,7 @@ EVENT_TYPES: dict[str, str] = {
     "DeadLetter": "dev.prefstream.deadletter.v1",
     "CutRequest": "dev.prefstream.control.dataset-cut.v1",
     "EvaluationEvent": "dev.prefstream.evaluation.v1",
+    "JobMetricsEvent": "dev.prefstream.job.metrics.v1",
 }
 
 

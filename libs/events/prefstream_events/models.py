@@ -270,6 +270,11 @@ class JobStatusEvent(_Event):
         "(retraining.start_from: latest); None: the base model of the configured "
         "customization config.",
     )
+    hyperparameters: dict[str, Any] | None = Field(
+        None,
+        description="The hyperparameters the job was created with, as sent to the platform; "
+        "None before the job exists. Its curves are on the job-metrics topic.",
+    )
     updated_at: AwareDatetime = Field(default_factory=utc_now)
 
 

@@ -7,6 +7,7 @@ import json
 from pydantic import BaseModel
 
 from prefstream_events.evaluation import EvaluationEvent
+from prefstream_events.job_metrics import JobMetricsEvent
 from prefstream_events.models import (
     CandidateEvent,
     CutRequest,
@@ -24,6 +25,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     DeadLetter,
     CutRequest,
     EvaluationEvent,
+    JobMetricsEvent,
 )
 
 

@@ -144,6 +144,7 @@ class TopicFollower(Follower, Generic[E]):
     Iterating starts it; :meth:`start` may be awaited first to fix "now" before something
     is published. :meth:`aclose` (or leaving ``async with``) stops the consumer. Undecodable
     records are skipped. A topic that does not exist yet is waited for.
+    :meth:`replayed` says whether what the topic held at the start has been returned.
     """
 
     def __init__(
@@ -163,6 +164,8 @@ class TopicFollower(Follower, Generic[E]):
         self._consumer: AIOKafkaConsumer | None = None
         self._closed = False
         self._starting = asyncio.Lock()
+        self._absent_at_start = False
+        self._ends: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         """Connect and fix the start position (idempotent)."""
@@ -176,7 +179,10 @@ class TopicFollower(Follower, Generic[E]):
                 self._consumer = consumer
 
     async def _connect(self) -> AIOKafkaConsumer:
-        partitions = await _wait_for_partitions(self._kafka, self.topic)
+        partitions = await topic_partitions(self._kafka, self.topic)
+        if not partitions:
+            self._absent_at_start = True
+            partitions = await _wait_for_partitions(self._kafka, self.topic)
         consumer = AIOKafkaConsumer(
             **client_options(self._kafka),
             client_id=self._client_id,
@@ -193,6 +199,7 @@ class TopicFollower(Follower, Generic[E]):
                 await consumer.seek_to_end(*tps)
             for tp in tps:  # resolve the position now, not at the first fetch
                 await consumer.position(tp)
+            self._ends = await consumer.end_offsets(tps)
         except BaseException:
             await consumer.stop()
             raise
@@ -214,6 +221,21 @@ class TopicFollower(Follower, Generic[E]):
                 return decode(self._model, record.value, max_bytes=self._kafka.max_record_bytes)
             except InvalidEvent:
                 continue
+
+    async def replayed(self) -> bool:
+        """Whether every record the topic held when the follower connected has been returned
+        (or skipped): "caught up as of the start". True at once for a topic that did not
+        exist when the follower first looked (all it will hold is new); False before the
+        follower connected."""
+        if self._absent_at_start:
+            return True
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        for tp, end in self._ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     async def aclose(self) -> None:
         self._closed = True

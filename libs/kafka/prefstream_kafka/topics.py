@@ -20,8 +20,9 @@ class TopicSpec:
 
 
 def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
-    """All topics; jobs and evaluations may be compacted because each event carries the
-    full state of its key (a job; a model's latest evaluation)."""
+    """All topics; jobs, job metrics and evaluations may be compacted because each event
+    carries the full state of its key (a job; a chunk of its curves; a model's latest
+    evaluation)."""
     t = kafka.topics
     compact = {"cleanup.policy": "compact"}
     jobs_cfg = compact if kafka.jobs_topic_compacted else {}
@@ -32,6 +33,7 @@ def topic_specs(kafka: KafkaConfig) -> list[TopicSpec]:
         TopicSpec(t.pairs, kafka.partitions, {"max.message.bytes": str(pair_bytes)}),
         TopicSpec(t.datasets, 1, {}),
         TopicSpec(t.jobs, 1, jobs_cfg),
+        TopicSpec(t.job_metrics, 1, jobs_cfg),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.control, 1, {}),
         TopicSpec(t.evaluations, 1, evaluations_cfg),

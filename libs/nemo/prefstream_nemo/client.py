@@ -2,7 +2,8 @@
 
 Credentials: ``api_token`` (a gateway bearer token) goes to ``entity_host`` only, i.e. the
 Entity Store, Customizer and Deployment Management; ``hf_token`` goes to ``datastore_host``
-only (HF API and the Data Store namespace endpoint). An empty token sends no header.
+only (HF API and the Data Store namespace endpoint); ``wandb_api_key`` goes only with job
+creation, as the ``wandb-api-key`` header. An empty token sends no header.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class NemoClient:
         datastore_host: str,
         hf_token: str = "",
         api_token: str | None = None,
+        wandb_api_key: str | None = None,
         timeout: float = 60.0,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -50,7 +52,9 @@ class NemoClient:
         self._datastore_http = make_client(timeout=timeout, token=hf_token, transport=transport)
         install_hf_timeout(timeout)
         self.entity_store = EntityStore(self._entity_http, entity_host, self.policy)
-        self.customizer = Customizer(self._entity_http, entity_host, self.policy)
+        self.customizer = Customizer(
+            self._entity_http, entity_host, self.policy, wandb_api_key=wandb_api_key
+        )
         self.customization_configs = CustomizationConfigs(
             self._entity_http, entity_host, self.policy
         )
@@ -73,6 +77,7 @@ class NemoClient:
             datastore_host=cfg.datastore_host,
             hf_token=cfg.hf_token.get_secret_value(),
             api_token=cfg.api_token.get_secret_value() if cfg.api_token else None,
+            wandb_api_key=cfg.wandb_api_key.get_secret_value() if cfg.wandb_api_key else None,
             timeout=cfg.request_timeout_seconds,
             policy=policy,
             transport=transport,

@@ -20,15 +20,32 @@ MAX_PAGES = 1000
 
 
 class Customizer:
-    def __init__(self, client: httpx.AsyncClient, host: str, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        host: str,
+        policy: RetryPolicy,
+        *,
+        wandb_api_key: str | None = None,
+    ) -> None:
         self._client = client
         self._jobs = f"{host}/v1/customization/jobs"
         self._policy = policy
+        # As the SDK sends it: a header of the create request only, so never in a body.
+        self._create_headers = {"wandb-api-key": wandb_api_key} if wandb_api_key else None
 
     async def create_job(self, body: JsonObj) -> JobInfo:
         """One attempt (a retried POST can create two jobs); see :func:`retry.create_once`."""
         what = f"create customization job for {body.get('output_model')}"
-        result = await request(self._client, "POST", self._jobs, what, json=body, create=True)
+        result = await request(
+            self._client,
+            "POST",
+            self._jobs,
+            what,
+            json=body,
+            headers=self._create_headers,
+            create=True,
+        )
         return _parse(result, what)
 
     async def find_job(

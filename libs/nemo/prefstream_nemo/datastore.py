@@ -13,6 +13,9 @@ Three pitfalls of the HF client are handled here (see docs/nmp-local.md, "The pl
   constant forced, for when something imported it earlier), so large files go through
   plain git-LFS.
 - ``HfApi`` is synchronous; every call runs in a worker thread, off the event loop.
+- ``create_commit`` first posts a ``README.md`` (a dataset card) to ``/api/validate-yaml``,
+  an endpoint of huggingface.co that a Data Store need not have (nmp-local answers 405); a
+  missing validator skips the check instead of failing the upload (:class:`_HubApi`).
 
 ``create_repo`` is called with ``exist_ok=False`` and the 409 handled here, because with
 ``exist_ok=True`` the client reads ``url`` from the 409 body, which not every server sends.
@@ -21,6 +24,7 @@ Three pitfalls of the HF client are handled here (see docs/nmp-local.md, "The pl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,6 +62,8 @@ disable_progress_bars()
 T = TypeVar("T")
 REVISION = "main"
 REPO_TYPE = "dataset"
+_NO_VALIDATOR = frozenset({404, 405, 501})
+"""Answers of a server without ``/api/validate-yaml``."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,22 @@ def map_hf_error(exc: BaseException, what: str) -> NemoError | None:
     return None
 
 
+class _HubApi(HfApi):
+    """``HfApi`` whose README.md check tolerates a server without the validator; a server
+    that has one still rejects a bad card before anything is uploaded."""
+
+    def _validate_yaml(
+        self, content: str, *, repo_type: str | None = None, token: bool | str | None = None
+    ) -> None:
+        try:
+            super()._validate_yaml(content, repo_type=repo_type, token=token)
+        except json.JSONDecodeError:
+            return  # not a JSON answer: no validator there
+        except HfHubHTTPError as exc:
+            if exc.response is None or exc.response.status_code not in _NO_VALIDATOR:
+                raise
+
+
 class DataStore:
     def __init__(
         self,
@@ -124,7 +146,7 @@ class DataStore:
         self._client = client
         self._policy = policy
         self.endpoint = f"{host}/v1/hf"
-        self._api = HfApi(
+        self._api = _HubApi(
             endpoint=self.endpoint, token=hf_token_argument(hf_token), library_name="prefstream"
         )
 

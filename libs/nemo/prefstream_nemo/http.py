@@ -41,11 +41,14 @@ async def request(
     json: Any = None,
     data: dict[str, str] | None = None,
     params: dict[str, str | int] | None = None,
+    headers: dict[str, str] | None = None,
     create: bool = False,
 ) -> Any:
     """Send once; return the JSON body of a 2xx (``None`` for an empty one) or raise."""
     try:
-        response = await client.request(method, url, json=json, data=data, params=params)
+        response = await client.request(
+            method, url, json=json, data=data, params=params, headers=headers
+        )
     except httpx.TransportError as exc:
         raise from_transport(exc, what) from None
     if response.status_code >= 400:

@@ -8,7 +8,7 @@ optional, and a field of the wrong type is treated as absent instead of failing 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonObj = dict[str, Any]
@@ -42,6 +42,15 @@ def _ref(value: Any) -> tuple[str | None, str | None]:
     return None, _str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """One logged point of a ``metrics.metrics`` series."""
+
+    step: int
+    value: float
+    at: str | None = None
+
+
 @dataclass(frozen=True)
 class JobProgress:
     """One read of ``GET /v1/customization/jobs/{id}/status``."""
@@ -54,6 +63,8 @@ class JobProgress:
     val_loss: float | None = None
     message: str | None = None
     error: str | None = None
+    series: dict[str, tuple[MetricSample, ...]] = field(default_factory=dict)
+    """Every logged point of every ``metrics.metrics`` series (train_loss, val_loss, ...)."""
 
     @classmethod
     def parse(cls, body: Any) -> JobProgress:
@@ -70,7 +81,29 @@ class JobProgress:
             val_loss=_loss(data, "val_loss", final=status == "completed"),
             message=logs[-1] if logs else None,
             error=_failure_text(logs) if status == "failed" else None,
+            series=_series(data.get("metrics")),
         )
+
+
+def _series(metrics: Any) -> dict[str, tuple[MetricSample, ...]]:
+    """``{"metrics": {name: [{"step", "value", "timestamp"}]}}``; points without an integer
+    step or a finite value are skipped, as are series that are not lists."""
+    named = metrics.get("metrics") if isinstance(metrics, dict) else None
+    out: dict[str, tuple[MetricSample, ...]] = {}
+    for name, points in named.items() if isinstance(named, dict) else ():
+        if not isinstance(name, str) or not isinstance(points, list):
+            continue
+        samples = []
+        for point in points:
+            if not isinstance(point, dict):
+                continue
+            step, value = point.get("step"), _num(point.get("value"))
+            if isinstance(step, bool) or not isinstance(step, int) or step < 0 or value is None:
+                continue
+            samples.append(MetricSample(step, value, _str(point.get("timestamp"))))
+        if samples:
+            out[name] = tuple(samples)
+    return out
 
 
 def _logs(value: Any) -> list[str]:

@@ -4,6 +4,11 @@ Rows are checked before anything is created remotely, with the rules NeMo Custom
 applies to DPO data, so a bad row fails in a second naming its file and line instead of
 after a queue wait on the platform. The hashes let a restarted submitter recognise its own
 files in the Data Store (git blob sha1 for regular files, sha256 for LFS).
+
+Besides the two NeMo files, what the manifest lists goes up too: the dataset card
+(``README.md``), whose configs make the repo load with ``datasets.load_dataset`` and show
+the right splits on the Hub viewer, and the other export formats it declares. The manifest
+itself (every pair id) stays local.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from prefstream_events import DatasetFile, DatasetReady
 from prefstream_nemo.datastore import LocalFile
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TRAINING_PATH = "training/training_file.jsonl"
 VALIDATION_PATH = "validation/validation_file.jsonl"
@@ -27,6 +33,19 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 class InvalidDataset(ValueError):
     """The dataset cannot be submitted as it is; the message names the file and line."""
+
+
+class _Listed(BaseModel):
+    path: str
+    sha256: str
+
+
+class _Listing(BaseModel):
+    """The part of the batcher's ``manifest.json`` that says which files a dataset has."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    files: dict[str, _Listed] = Field(default_factory=dict)
 
 
 def file_hashes(path: Path) -> tuple[int, str, str]:
@@ -103,7 +122,8 @@ def _resolve(directory: Path, path: str) -> Path:
 
 
 def local_files(dataset: DatasetReady) -> list[LocalFile]:
-    """Check the dataset's files against the event (present, unchanged, valid rows)."""
+    """Check the dataset's files against the event (present, unchanged, valid rows), then
+    add the other files its manifest lists (card, other formats), checked against it."""
     directory = Path(dataset.directory)
     if not directory.is_dir():
         raise InvalidDataset(
@@ -116,17 +136,70 @@ def local_files(dataset: DatasetReady) -> list[LocalFile]:
         (VALIDATION_PATH, dataset.validation),
     ):
         local = _resolve(directory, meta.path)
-        if not local.is_file():
-            raise InvalidDataset(f"{repo_path}: file {local} is missing")
-        size, sha256, git_oid = file_hashes(local)
-        if sha256 != meta.sha256:
-            raise InvalidDataset(
-                f"{repo_path}: {local} changed after the dataset was cut (sha256 {sha256}, "
-                f"expected {meta.sha256}); datasets are immutable, cut a new one instead"
-            )
+        file = _unchanged(
+            repo_path, local, meta.sha256, differs="changed after the dataset was cut"
+        )
         count_valid_rows(local, repo_path)
-        out.append(LocalFile(repo_path, local, size, sha256, git_oid))
+        out.append(file)
+    return out + _listed_files(directory, dataset, {f.path_in_repo for f in out})
+
+
+def _listed_files(directory: Path, dataset: DatasetReady, taken: set[str]) -> list[LocalFile]:
+    """The manifest's files not in ``taken``, in path order; none without a manifest (a
+    hand-made directory, or one cut before manifests listed a card)."""
+    manifest = _resolve(directory, dataset.manifest_path) if dataset.manifest_path else None
+    if manifest is None or not manifest.is_file():
+        return []
+    if file_hashes(manifest)[1] != dataset.manifest_sha256:
+        raise InvalidDataset(
+            f"{MANIFEST}: {manifest} changed after the dataset was cut; datasets are "
+            "immutable, cut a new one instead"
+        )
+    try:
+        listing = _Listing.model_validate_json(manifest.read_bytes())
+    except ValidationError as exc:
+        raise InvalidDataset(f"{manifest} does not list its files readably: {exc}") from None
+    out = []
+    for entry in sorted(listing.files.values(), key=lambda e: e.path):
+        if entry.path in taken:
+            continue
+        local = _inside(directory, entry.path)
+        out.append(
+            _unchanged(
+                entry.path,
+                local,
+                entry.sha256,
+                named=f" (listed in {MANIFEST})",
+                differs=f"does not match {MANIFEST}",
+            )
+        )
+        taken.add(entry.path)
     return out
+
+
+def _unchanged(
+    repo_path: str, local: Path, expected: str, *, named: str = "", differs: str
+) -> LocalFile:
+    """``local``, to upload as ``repo_path``, once it is there and still has the ``expected``
+    sha256; the errors say where it was ``named`` and how it ``differs``."""
+    if not local.is_file():
+        raise InvalidDataset(f"{repo_path}: file {local}{named} is missing")
+    size, sha256, git_oid = file_hashes(local)
+    if sha256 != expected:
+        raise InvalidDataset(
+            f"{repo_path}: {local} {differs} (sha256 {sha256}, expected {expected}); "
+            "datasets are immutable, cut a new one instead"
+        )
+    return LocalFile(repo_path, local, size, sha256, git_oid)
+
+
+def _inside(directory: Path, path: str) -> Path:
+    """``directory / path`` for a relative path that stays inside it; a manifest never
+    names anything else."""
+    local = (directory / path).resolve()
+    if Path(path).is_absolute() or not local.is_relative_to(directory.resolve()):
+        raise InvalidDataset(f"{MANIFEST} lists {path!r}, which is not inside {directory}")
+    return local
 
 
 def safe_name(text: str) -> str:

@@ -119,6 +119,8 @@ class FlowSettings:
     """Wait before trying a step again once the client's retries are used up."""
     start_from: Literal["base", "latest"] = "base"
     """``retraining.start_from``: latest trains the model promoted last, if any."""
+    integrations: list[JsonObj] | None = None
+    """The job's ``integrations`` (W&B); sent only when set."""
 
     @classmethod
     def from_adapter(
@@ -131,7 +133,8 @@ class FlowSettings:
         return cls(
             namespace=cfg.namespace,
             customization_config=cfg.customization_config,
-            hyperparameters=cfg.hyperparameters.model_dump(mode="json"),
+            # Unset SDK options are left out; NAT's keys are never None, so always sent.
+            hyperparameters=cfg.hyperparameters.model_dump(mode="json", exclude_none=True),
             create_namespace_if_missing=cfg.create_namespace_if_missing,
             deploy_on_completion=cfg.deploy_on_completion,
             deployment=cfg.deployment_config,
@@ -141,6 +144,9 @@ class FlowSettings:
             max_consecutive_status_failures=cfg.max_consecutive_status_failures,
             step_retry_seconds=max(step_retry_seconds, 0.05),
             start_from=start_from,
+            integrations=None
+            if cfg.integrations is None
+            else [i.model_dump(mode="json", exclude_none=True) for i in cfg.integrations],
         )
 
 
@@ -387,7 +393,7 @@ class SubmissionFlow:
         self._record(Step.REGISTERED, f"{verb} dataset {self._repo_id} ({files_url})")
 
     def _job_body(self, output_model: str, config: str) -> JsonObj:
-        return {
+        body: JsonObj = {
             "name": self._name,
             "namespace": self._ns,
             "description": f"prefstream DPO job for dataset {self.sub.dataset_id}",
@@ -397,6 +403,9 @@ class SubmissionFlow:
             "output_model": output_model,
             "custom_fields": {DATASET_ID_FIELD: self.sub.dataset_id},
         }
+        if self.settings.integrations is not None:
+            body["integrations"] = self.settings.integrations
+        return body
 
     async def _find_own_job(self, output_model: str) -> JobInfo | None:
         job = await self.platform.find_job(self._ns, output_model, self.sub.dataset_id)
@@ -435,7 +444,9 @@ class SubmissionFlow:
         if created:
             self.hooks.job_created(sub, max(0.0, sub.job_created_at - sub.received_at))
         await self._apply(
-            job.progress or JobProgress(status=job.status), customization_config=config
+            job.progress or JobProgress(status=job.status),
+            customization_config=config,
+            hyperparameters=self.settings.hyperparameters,
         )
 
     # -- the model a job starts from ------------------------------------------------------
@@ -516,6 +527,7 @@ class SubmissionFlow:
 
     async def _apply(self, progress: JobProgress, **lineage: Any) -> JobStatus:
         status = job_status(progress.status)
+        await self.emitter.emit_metrics(self.sub, progress.series)
         await self.emitter.emit(
             self.sub,
             **lineage,

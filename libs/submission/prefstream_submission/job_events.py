@@ -1,5 +1,6 @@
 """JobStatusEvents: platform statuses mapped to ours, and an emitter that publishes only
-real changes, numbers them, and records them in the ledger before they leave.
+real changes, numbers them, and records them in the ledger before they leave; beside them,
+the job's curves as JobMetricsEvents (``prefstream_events.job_metrics``).
 
 Every event carries the full current state (compaction keeps only the last per
 ``job_key``). ``seq`` is written to the ledger before publishing and marked published
@@ -10,10 +11,12 @@ same ``seq``: consumers see a duplicate at worst, never a gap or a renumbering.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from prefstream_events import JobStatus, JobStatusEvent
+from prefstream_events import JobMetricsEvent, JobStatus, JobStatusEvent, metric_chunks
+from prefstream_events.job_metrics import Sample, changed_chunks
 
 from prefstream_submission.model import Submission
 
@@ -40,9 +43,12 @@ def job_status(platform_status: str) -> JobStatus:
 
 
 class Sink(Protocol):
-    """Where events go: the jobs topic in the service, the terminal in ``prefstream submit``."""
+    """Where events go: the jobs and job-metrics topics in the service, the terminal in
+    ``prefstream submit``."""
 
     async def publish(self, event: JobStatusEvent) -> None: ...
+
+    async def publish_metrics(self, event: JobMetricsEvent) -> None: ...
 
 
 class EventLedger(Protocol):
@@ -89,6 +95,17 @@ class Emitter:
         await self.sink.publish(event)
         self.ledger.mark_published(sub, event.seq)
         return True
+
+    async def emit_metrics(self, sub: Submission, series: Mapping[str, Sequence[Sample]]) -> int:
+        """Publish the chunks of the job's curves that gained or changed points since the
+        last call; returns how many. Sent before the status event that reports the same
+        progress, so a reader that sees ``steps_completed`` N has the points up to N."""
+        fresh = metric_chunks(sub.job_key, sub.job_id, series)
+        changed = changed_chunks(fresh, sub.published_metrics)
+        for event in changed:
+            await self.sink.publish_metrics(event)
+            sub.published_metrics[event.chunk] = event
+        return len(changed)
 
     async def republish_pending(self, sub: Submission) -> bool:
         """After a crash between ledger write and broker ack: send the last event again."""

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from prefstream_events import DatasetReady, JobStatus, JobStatusEvent
+from prefstream_events import DatasetReady, JobMetricsEvent, JobStatus, JobStatusEvent
 
 
 class Step(StrEnum):
@@ -62,6 +62,9 @@ class Submission:
     started_at: float | None = None
     job_created_at: float | None = None
     updated_at: float = field(default_factory=time.time)
+    published_metrics: dict[int, JobMetricsEvent] = field(default_factory=dict)
+    """The last chunk of curves sent, by chunk. Not in the ledger: after a restart every
+    chunk is sent once more, and a copy only replaces its equal on the topic."""
 
     @property
     def dataset_id(self) -> str:

@@ -38,6 +38,7 @@ class DatasetOptions:
     policy_models: Sequence[str] | None = None
     use_full_message_history: bool = False
     export_formats: Sequence[ExportFormat] = ("nemo",)
+    keep_system: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def write_files(root: Path, plan: DatasetPlan, options: DatasetOptions) -> dict[
     """Write every configured format's two files under ``root`` (row by row, in Python)."""
     digests: dict[str, FileDigest] = {}
     for fmt in formats_to_write(options.export_formats):
-        tpl = template(fmt, options.use_full_message_history)
+        tpl = template(fmt, options.use_full_message_history, keep_system=options.keep_system)
         for side, items in ((Side.TRAINING, plan.training), (Side.VALIDATION, plan.validation)):
             relpath = FILES[fmt][0 if side is Side.TRAINING else 1]
             with HashingWriter(root, relpath) as out:

@@ -2,7 +2,8 @@
 
 Each test keeps what it draws through the parameters: the dataset tests draw rich text and
 chat prompts with four roles (``PROMPT``, ``SOME_TEXT``); the batcher's store tests draw a
-few short strings that stress JSON escaping (``SHORT_PROMPT``, ``SHORT_TEXT``).
+few short strings that stress JSON escaping (``SHORT_PROMPT``, ``SHORT_TEXT``). Tests that
+need fixed pairs build them with :func:`pair_event`, the constructor the strategy draws for.
 """
 
 from __future__ import annotations
@@ -49,22 +50,47 @@ def pair_events(
     or none."""
     example = draw(st.integers(0, examples - 1))
     content = draw(st.integers(0, contents - 1))
+    prompt = draw(prompts)
+    chosen = f"chosen {content} " + draw(texts)
+    return pair_event(
+        index,
+        example=example,
+        content=content,
+        prompt=prompt,
+        chosen=chosen,
+        rejected=f"rejected {content}",
+        policy_model=draw(POLICY_MODELS),
+    )
+
+
+def pair_event(
+    index: int,
+    *,
+    example: int,
+    content: int,
+    prompt: Any,
+    chosen: str,
+    rejected: str,
+    policy_model: str | None = None,
+) -> PairEvent:
+    """Pair ``pair-<index>`` of example ``example-<example>`` and content
+    ``content-<content>``: what :func:`pair_events` draws, for tests that choose it."""
     return PairEvent(
         pair_id=f"pair-{index}",
         content_hash=f"content-{content}",
         run_id="",
         example_id=f"example-{example}",
         turn_id="t0",
-        prompt=draw(prompts),
-        chosen=f"chosen {content} " + draw(texts),
-        rejected=f"rejected {content}",
+        prompt=prompt,
+        chosen=chosen,
+        rejected=rejected,
         chosen_score=1.0,
         rejected_score=0.0,
         score_diff=1.0,
         reward=1.0,
         chosen_index=0,
         rejected_index=1,
-        policy_model=draw(POLICY_MODELS),
+        policy_model=policy_model,
     )
 
 

@@ -3,8 +3,8 @@
 Everything about the dataset is derived from its cut record (:class:`CutSpec`) and the
 stored pairs, so a second attempt after a crash writes the same bytes. Rows are streamed
 in arrival order from one DuckDB scan (no sort) through vectorized line assembly into a
-staging directory, fsynced, described by ``manifest.json``, and only then renamed into
-place.
+staging directory, fsynced, described by ``manifest.json`` and the dataset card
+(``README.md``), and only then renamed into place.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from pathlib import Path
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from prefstream_datasets import (
+    CARD,
+    CARD_KEY,
     FILES,
     MANIFEST,
+    CardOptions,
     Counts,
     CutSpec,
     ExportFormat,
@@ -33,6 +36,7 @@ from prefstream_datasets import (
     Source,
     SourceRange,
     choose_rule,
+    dataset_card,
     dataset_id_for,
     file_digest,
     file_key,
@@ -61,6 +65,14 @@ class OutputOptions:
     formats: tuple[ExportFormat, ...]
     use_full_message_history: bool
     batch_rows: int = 8192
+    keep_system: bool = False
+    """Text prompts keep the system messages (``rows.prompt_text``)."""
+    license: str | None = None
+    """License id for the dataset card."""
+
+    @property
+    def card(self) -> CardOptions:
+        return CardOptions(self.use_full_message_history, self.keep_system, self.license)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +153,8 @@ def _build_in(
             "formats": list(options.formats),
             "use_full_message_history": options.use_full_message_history,
             "line_format": "json.dumps defaults (', ' and ': ' separators, ASCII escapes)",
+            "system_in_text_prompt": options.keep_system,
+            "license": options.license,
         },
         split=rule.describe(),
         sampling={
@@ -166,6 +180,7 @@ def _build_in(
             ],
         ),
     )
+    manifest = _with_card(staging, manifest, options.card)
     ids = {side.value: _spooled_ids(spools[side]) for side in SIDES}
     try:
         digest = write_manifest(staging, manifest, ids)
@@ -176,6 +191,15 @@ def _build_in(
     publish_dir(staging, final)
     crash_point("after_rename")
     return Built(event_for(final, manifest, digest), selection, reused=False)
+
+
+def _with_card(staging: Path, manifest: Manifest, options: CardOptions) -> Manifest:
+    """Write the card (from the manifest as it is so far) and list it in the manifest. The
+    dataset id was derived from the row files before, so the card can quote it."""
+    with HashingWriter(staging, CARD) as out:
+        out.write(dataset_card(manifest, options).encode())
+    files = {**manifest.files, CARD_KEY: ManifestFile(**out.close().as_dict())}
+    return manifest.model_copy(update={"files": dict(sorted(files.items()))})
 
 
 def adopt(store: BatcherStore, final: Path, selection: Selection) -> DatasetReady:
@@ -244,7 +268,10 @@ def _write_files(
     partition, interleaved); phase 1 spools each (side, partition) run to an Arrow file,
     phase 2 renders the runs in order. Both phases stream: memory is one batch.
     """
-    templates = {f: template(f, options.use_full_message_history) for f in options.formats}
+    templates = {
+        f: template(f, options.use_full_message_history, keep_system=options.keep_system)
+        for f in options.formats
+    }
     needed = sorted({frag for t in templates.values() for frag in fragments_used(t)})
     runs = _spool_runs(
         store, selection, root / ".runs", ["pair_id", *(f.value for f in needed)], options

@@ -120,6 +120,8 @@ class BatcherService:
             self.settings.datasets_dir,
             self.settings.formats,
             self.settings.use_full_message_history,
+            keep_system=self.settings.keep_system,
+            license=self.settings.license,
         )
         self.store: BatcherStore | None = None
         self.state = PlannerState()

@@ -25,6 +25,8 @@ class BatcherSettings:
     thresholds: Thresholds
     datasets_dir: Path
     formats: tuple[ExportFormat, ...]
+    keep_system: bool
+    license: str | None
     db_path: str
     memory_limit: str
     pairs_topic: str
@@ -68,6 +70,8 @@ def settings_from(config: PrefstreamConfig) -> BatcherSettings:
         thresholds=Thresholds(b.min_new_pairs, b.max_wait_seconds, b.min_pairs, size_cap),
         datasets_dir=Path(b.datasets_dir).resolve(),
         formats=formats_to_write(b.export_formats),
+        keep_system=b.system_in_text_prompt,
+        license=b.dataset_license,
         db_path=b.db_path,
         memory_limit=b.duckdb_memory_limit,
         pairs_topic=config.kafka.topics.pairs,

@@ -70,6 +70,20 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _nested(annotation: Any) -> tuple[type[BaseModel], str] | None:
+    """The section model of a field (``Model``, ``Model | None``, ``list[Model] | None``) and
+    the suffix its title gets (``[]`` for a list)."""
+    if (model := _model_of(annotation)) is not None:
+        return model, ""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list and args and (model := _model_of(args[0])) is not None:
+        return model, "[]"
+    if origin in (typing.Union, types.UnionType):
+        found = [n for a in args if a is not type(None) and (n := _nested(a)) is not None]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def _section(title: str, model: type[BaseModel], lines: list[str]) -> None:
     lines += ["", f"## `{title}`", ""]
     if model.__doc__:
@@ -78,9 +92,9 @@ def _section(title: str, model: type[BaseModel], lines: list[str]) -> None:
     nested: list[tuple[str, type[BaseModel]]] = []
     for name, field in model.model_fields.items():
         key = field.alias or name
-        sub = _model_of(field.annotation)
-        if sub is not None:
-            nested.append((f"{title}.{key}", sub))
+        found = _nested(field.annotation)
+        if found is not None:
+            nested.append((f"{title}.{key}{found[1]}", found[0]))
         notes = " ".join((field.description or "").split())
         lines.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {notes} |")
     for sub_title, sub in nested:

@@ -14,6 +14,7 @@ from prefstream_cli.commands.pairs import build as pairs_build
 from prefstream_cli.commands.publish import publish
 from prefstream_cli.commands.service import service
 from prefstream_cli.commands.submit import submit
+from prefstream_cli.commands.ui import ui
 from prefstream_cli.commands.up import up
 from prefstream_cli.commands.watch import watch
 
@@ -34,7 +35,7 @@ def dataset_group() -> None:
     """Cut and list datasets."""
 
 
-for command in (broker, config_group, demo, nmp_local, publish, service, submit, up, watch):
+for command in (broker, config_group, demo, nmp_local, publish, service, submit, ui, up, watch):
     cli.add_command(command)
 pairs_group.add_command(pairs_build)
 dataset_group.add_command(dataset_cut)

@@ -1,4 +1,5 @@
-"""The whole prefstream stack on one machine: broker, nmp-local and the three services.
+"""The whole prefstream stack on one machine: broker, nmp-local, the three services and the
+web view.
 
 Shared by ``prefstream up`` (runs until Ctrl-C) and ``prefstream demo`` (runs until the
 demo's jobs complete). Children get the resolved settings through the same config file,
@@ -28,6 +29,10 @@ LOCAL_CUSTOMIZATION_CONFIG = "meta/llama-3.2-1b-instruct@v1.0.0+A100"
 
 def nmp_local_url(config: PrefstreamConfig) -> str:
     return f"http://{config.nmp_local.host}:{config.nmp_local.port}"
+
+
+def web_view_url(config: PrefstreamConfig) -> str:
+    return f"http://{config.ui.http_host}:{config.ui.http_port}/"
 
 
 def needs_nmp_local(config: PrefstreamConfig) -> bool:
@@ -125,6 +130,12 @@ def child_specs(
                 ready_url=f"http://{host}:{port}/readyz",
             )
         )
+    if config.ui.enabled:  # last: stopped first, before the services whose topics it reads
+        specs.append(
+            ChildSpec(
+                "ui", cli_argv(["ui"], config_path), env, ready_url=f"{web_view_url(config)}readyz"
+            )
+        )
     return specs
 
 
@@ -157,6 +168,8 @@ async def running_stack(
         supervisor.say("up", f"Kafka at {bootstrap}" + (" (embedded Tansu)" if broker else ""))
         await ensure_topics(config.kafka)
         await supervisor.start()
+        if config.ui.enabled:
+            supervisor.say("up", f"web view at {web_view_url(config)}")
         yield Stack(config, bootstrap, supervisor, env)
     finally:
         await supervisor.stop()

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from prefstream_nmp_local import (
     admin,
+    customization_targets,
     customizer,
     datastore_hf,
     datastore_namespaces,
@@ -101,6 +102,7 @@ def create_app(settings: NmpLocalSettings | None = None) -> Starlette:
             *lfs.routes(ctx, repos),
             *datastore_hf.routes(ctx, repos),
             *customizer.routes(ctx, repos),
+            *customization_targets.routes(ctx),
             *deployments.routes(ctx, served, repos),
             *openai_routes.routes(ctx, served),
         ],

@@ -9,8 +9,9 @@ TRL runner advances instead of the clock.
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,13 +28,21 @@ from prefstream_nmp_local.entity_store import (
 from prefstream_nmp_local.errors import ApiError, not_found, parse_model
 from prefstream_nmp_local.hf_repos import HfRepos
 from prefstream_nmp_local.ids import new_id
+from prefstream_nmp_local.job_options import (
+    HyperparametersIn,
+    IntegrationIn,
+    integrations_warning,
+)
 from prefstream_nmp_local.jobs_clock import JobPlan
 from prefstream_nmp_local.training import job_state
 from prefstream_nmp_local.training.job_setup import plan_trl
 from prefstream_nmp_local.training.model_files import resolve_files_url
 from prefstream_nmp_local.training.request import job_folder
+from prefstream_nmp_local.validation_schedule import every_steps
 
 JsonObj = dict[str, Any]
+log = logging.getLogger("prefstream_nmp_local.training.integrations")
+"""Under the training logger, whose INFO lines nmp-local prints (``selection``)."""
 KIND = "customization_job"
 CONFIG_KIND = "customization_config"
 ACTIVE_KIND = "active_job"
@@ -47,17 +56,6 @@ class DatasetRefIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str = Field(pattern=NAME_PATTERN)
     namespace: str = Field("default", pattern=NAME_PATTERN)
-
-
-class HyperparametersIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    finetuning_type: Literal["lora", "lora_merged", "all_weights"]
-    training_type: Literal["dpo", "sft", "distillation", "grpo"] = "sft"
-    epochs: int | None = Field(None, ge=1)
-    batch_size: int | None = Field(None, ge=1)
-    learning_rate: float | None = Field(None, gt=0)
-    max_steps: int | None = Field(None, ge=1)
-    log_every_n_steps: int | None = Field(None, ge=1)
 
 
 class InlineConfigIn(BaseModel):
@@ -79,7 +77,7 @@ class JobIn(BaseModel):
     ownership: dict[str, Any] | None = None
     custom_fields: dict[str, Any] | None = None
     dataset_parameters: dict[str, Any] | None = None
-    integrations: list[dict[str, Any]] | None = None
+    integrations: list[IntegrationIn] | None = None
 
 
 def resolve_config(ctx: AppContext, ref: str | InlineConfigIn) -> tuple[str | JsonObj, JsonObj]:
@@ -131,6 +129,11 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
     dataset = get_entity(ctx, DATASETS, entity_key(ds_ref["namespace"], ds_ref["name"]))
 
     job_id = new_id("cust")
+    integrations = (
+        None
+        if req.integrations is None
+        else [i.model_dump(mode="json", exclude_none=True) for i in req.integrations]
+    )
     namespace = req.namespace or dataset["namespace"]
     base_model = _base_model(config)
     output_model = req.output_model or f"{namespace}/{base_model.split('/')[-1]}@{job_id}"
@@ -141,6 +144,13 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
         raise ApiError(409, f"Model {output_model} already exists")
 
     hyper = {**DPO_DEFAULTS, **hp.model_dump(mode="json", exclude_none=True)}
+    check = check_dataset(repos, str(dataset["files_url"]))
+    epochs, batch = int(hyper["epochs"]), int(hyper["batch_size"])
+    stats = check.stats or DatasetStats(0, 0, 0.0, "")
+    steps_per_epoch = max(1, math.ceil(stats.n_train / batch))
+    total = epochs * steps_per_epoch
+    if hp.max_steps:
+        total = min(total, hp.max_steps)
     trl = plan_trl(
         ctx.settings,
         ctx.store,
@@ -149,16 +159,10 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
         hyper=hyper,
         dataset_files_url=str(dataset["files_url"]),
         max_seq_length=int(config["max_seq_length"]),
+        steps_per_epoch=steps_per_epoch,
     )
-    check = check_dataset(repos, str(dataset["files_url"]))
     if check.errors:
         trl = None  # invalid data fails before training, the same way for both trainers
-    epochs, batch = int(hyper["epochs"]), int(hyper["batch_size"])
-    stats = check.stats or DatasetStats(0, 0, 0.0, "")
-    steps_per_epoch = max(1, math.ceil(stats.n_train / batch))
-    total = epochs * steps_per_epoch
-    if hp.max_steps:
-        total = min(total, hp.max_steps)
     s = ctx.settings
     now = ctx.now()
     plan = JobPlan(
@@ -171,6 +175,7 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
         total_steps=total,
         fail_at_percent=_fail_at(ctx, req.custom_fields),
         validation_error="\n".join(str(e) for e in check.errors) if check.errors else None,
+        val_every=every_steps(hp.val_check_interval, steps_per_epoch),
     )
     body: JsonObj = {
         "id": job_id,
@@ -185,7 +190,7 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
         "ownership": req.ownership,
         "custom_fields": req.custom_fields or {},
         "dataset_parameters": req.dataset_parameters,
-        "integrations": req.integrations,
+        "integrations": integrations,
         "config_snapshot": {
             "base_model": base_model,
             "max_seq_length": config["max_seq_length"],
@@ -194,8 +199,10 @@ def create_job(ctx: AppContext, repos: HfRepos, data: Any) -> JsonObj:
             "dataset_schema": (config.get("dataset_schemas") or [None])[0],
             "prompt_template": config.get("prompt_template"),
         },
-        "warnings": [],
+        "warnings": [integrations_warning(req.integrations)] if req.integrations else [],
     }
+    if req.integrations:
+        log.info("job %s: integrations recorded, not used (nmp-local does not reach W&B)", job_id)
     log_every = hp.log_every_n_steps or max(1, math.ceil(total / 50))
     dataset_snap = resolve_files_url(repos, str(dataset["files_url"]))
     record = {

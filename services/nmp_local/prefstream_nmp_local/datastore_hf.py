@@ -1,26 +1,30 @@
 """The HuggingFace Hub API subset ``huggingface_hub.HfApi`` uses, under ``/v1/hf``.
 
 Repo create (409 still carries ``url``: ``create_repo(exist_ok=True)`` reads it), repo
-info, preupload (decides regular vs LFS and returns stored oids so unchanged files are
-skipped), NDJSON commits, tree listing, commit listing and ``resolve`` with the headers
-``hf_hub_download`` insists on (``X-Repo-Commit``, ``ETag``, ``X-Linked-*``).
+info and repo lists (``hf_repo_info``), preupload (decides regular vs LFS and returns stored
+oids so unchanged files are skipped), NDJSON commits, tree listing and paths-info
+(``hf_entries``), commit listing and ``resolve`` with the headers ``hf_hub_download`` insists
+on (``X-Repo-Commit``, ``ETag``, ``X-Linked-*``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import mimetypes
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from prefstream_nmp_local import hf_entries, hf_repo_info
 from prefstream_nmp_local.context import AppContext
 from prefstream_nmp_local.errors import HfError, hf_error_response
+from prefstream_nmp_local.hf_entries import EntryRenderer, list_tree
+from prefstream_nmp_local.hf_repo_info import repo_info_json
 from prefstream_nmp_local.hf_repos import MAIN, CommitOp, HfRepos, decode_content
 from prefstream_nmp_local.timefmt import iso
 
@@ -83,35 +87,15 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
     async def repo_info(request: Request) -> Response:
         repo = repos.get(kind_of(request), repo_id(request))
         commit = repos.resolve(repo, request.path_params.get("rev", MAIN))
-        siblings = []
-        for path, entry in sorted(commit["tree"].items()):
-            sib: JsonObj = {"rfilename": path, "size": entry["size"], "blobId": entry["git_oid"]}
-            if entry["lfs"]:
-                sib["lfs"] = {
-                    "size": entry["size"],
-                    "sha256": entry["sha256"],
-                    "pointerSize": entry["pointer_size"],
-                }
-            siblings.append(sib)
-        author = repo["id"].split("/")[0]
-        return JSONResponse(
-            {
-                "_id": hashlib.sha1(repo["id"].encode(), usedforsecurity=False).hexdigest()[:24],
-                "id": repo["id"],
-                "author": author,
-                "sha": commit["oid"],
-                "private": repo["private"],
-                "gated": False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": [],
-                "createdAt": iso(repo["created_at"]),
-                "lastModified": iso(commit["created_at"]),
-                "siblings": siblings,
-                "usedStorage": sum(e["size"] for e in commit["tree"].values()),
-            }
-        )
+        return JSONResponse(repo_info_json(repo, commit, siblings=True))
+
+    async def list_repos(request: Request) -> Response:
+        page = hf_repo_info.list_repos(repos, kind_of(request), request.query_params)
+        headers = {}
+        if page.next_query is not None:
+            url = f"{ctx.base_url(request)}{request.url.path}?{page.next_query}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        return JSONResponse(page.items, headers=headers)
 
     async def preupload(request: Request) -> Response:
         repo = repos.get(kind_of(request), repo_id(request))
@@ -179,7 +163,15 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
         path = str(request.path_params.get("path", "")).strip("/")
         recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
         expand = request.query_params.get("expand", "").lower() in ("1", "true")
-        return JSONResponse(_list_tree(repos, repo, commit, path, recursive, expand))
+        render = EntryRenderer(repos, repo, commit, expand)
+        return JSONResponse(list_tree(render, path, recursive))
+
+    async def paths_info(request: Request) -> Response:
+        repo = repos.get(kind_of(request), repo_id(request))
+        commit = repos.resolve(repo, request.path_params["rev"])
+        paths, expand = await _paths_info_body(request)
+        render = EntryRenderer(repos, repo, commit, expand)
+        return JSONResponse(hf_entries.paths_info(render, paths))
 
     async def commits(request: Request) -> Response:
         repo = repos.get(kind_of(request), repo_id(request))
@@ -217,12 +209,14 @@ def routes(ctx: AppContext, repos: HfRepos) -> list[BaseRoute]:
     return [
         Route(PREFIX + "/api/repos/create", create_repo, methods=["POST"]),
         Route(PREFIX + "/api/repos/delete", delete_repo, methods=["DELETE"]),
+        Route(PREFIX + "/api/{kind}", list_repos, methods=["GET"]),
         Route(repo_base, repo_info, methods=["GET"]),
         Route(repo_base + "/revision/{rev}", repo_info, methods=["GET"]),
         Route(repo_base + "/preupload/{rev}", preupload, methods=["POST"]),
         Route(repo_base + "/commit/{rev}", commit, methods=["POST"]),
         Route(repo_base + "/tree/{rev}", tree, methods=["GET"]),
         Route(repo_base + "/tree/{rev}/{path:path}", tree, methods=["GET"]),
+        Route(repo_base + "/paths-info/{rev}", paths_info, methods=["POST"]),
         Route(repo_base + "/commits/{rev}", commits, methods=["GET"]),
         Route(repo_base + "/refs", refs, methods=["GET"]),
         Route(repo_base + "/xet-write-token/{rev}", no_xet, methods=["GET"]),
@@ -240,6 +234,23 @@ async def _json_object(request: Request) -> JsonObj:
     if not isinstance(body, dict):
         raise HfError(400, "Body must be a JSON object")
     return body
+
+
+async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
+    """``paths`` (repeated) and ``expand``: form-encoded as HfApi sends them, or JSON."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await _json_object(request)
+        paths, expand = body.get("paths"), body.get("expand")
+    else:
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        paths, expand = form.get("paths", []), (form.get("expand") or [""])[-1]
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise HfError(400, "paths must be a list of strings")
+    wanted = [validate_repo_path(p.strip("/")) for p in paths if p.strip("/")]
+    return wanted, expand is True or str(expand).lower() in ("1", "true")
 
 
 def _parse_ndjson_commit(raw: bytes) -> tuple[JsonObj, list[CommitOp]]:
@@ -280,50 +291,6 @@ def _parse_ndjson_commit(raw: bytes) -> tuple[JsonObj, list[CommitOp]]:
     if header is None:
         raise HfError(400, "commit payload has no header line")
     return header, ops
-
-
-def _list_tree(
-    repos: HfRepos, repo: JsonObj, commit: JsonObj, path: str, recursive: bool, expand: bool
-) -> list[JsonObj]:
-    files: dict[str, JsonObj] = commit["tree"]
-    prefix = path + "/" if path else ""
-    under = {p: e for p, e in files.items() if p.startswith(prefix)}
-    if path and not under:
-        raise HfError(404, f"Entry not found: {path}", "EntryNotFound")
-    dirs: dict[str, list[str]] = {}
-    out: list[JsonObj] = []
-    for p, entry in under.items():
-        rest = p[len(prefix) :].split("/")
-        for depth in range(1, len(rest)):
-            if depth > 1 and not recursive:
-                break
-            d = prefix + "/".join(rest[:depth])
-            dirs.setdefault(d, []).append(entry["git_oid"])
-        if len(rest) == 1 or recursive:
-            out.append(_file_json(repos, repo, p, entry, expand))
-    for d, oids in dirs.items():
-        digest = hashlib.sha1("".join(sorted(oids)).encode(), usedforsecurity=False).hexdigest()
-        out.append({"type": "directory", "oid": digest, "size": 0, "path": d})
-    out.sort(key=lambda e: str(e["path"]))
-    return out
-
-
-def _file_json(repos: HfRepos, repo: JsonObj, path: str, entry: JsonObj, expand: bool) -> JsonObj:
-    item: JsonObj = {"type": "file", "oid": entry["git_oid"], "size": entry["size"], "path": path}
-    if entry["lfs"]:
-        item["lfs"] = {
-            "oid": entry["sha256"],
-            "size": entry["size"],
-            "pointerSize": entry["pointer_size"],
-        }
-    if expand and entry.get("last_commit"):
-        last = repos.resolve(repo, entry["last_commit"])
-        item["lastCommit"] = {
-            "id": last["oid"],
-            "title": last["title"],
-            "date": iso(last["created_at"]),
-        }
-    return item
 
 
 def _commit_json(c: JsonObj) -> JsonObj:

@@ -65,6 +65,10 @@ class HfRepos:
             raise HfError(404, f"Repository {repo_id} not found", "RepoNotFound")
         return repo
 
+    def list_repos(self, repo_type: str) -> list[JsonObj]:
+        """Every repo of one type, oldest first."""
+        return self.store.list("hf_repo", repo_key(repo_type, ""))
+
     def delete(self, repo_type: str, repo_id: str) -> None:
         key = repo_key(repo_type, repo_id)
         self.get(repo_type, repo_id)

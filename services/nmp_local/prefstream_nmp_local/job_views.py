@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefstream_nmp_local import validation_schedule as schedule
 from prefstream_nmp_local.dpo_rows import DatasetStats
 from prefstream_nmp_local.jobs_clock import JobPlan, JobProgress
 from prefstream_nmp_local.loss_curve import LossCurve
@@ -27,29 +28,23 @@ def render_status(record: JsonObj, state: JobProgress) -> JsonObj:
     train_points = list(range(log_every, steps + 1, log_every))
     if steps and steps % log_every:
         train_points.append(steps)
-    val_epochs = list(range(1, state.epochs_completed + 1))
-    if state.status == "completed" and not val_epochs:
-        val_epochs = [1]
+    val_steps = _validations(plan, steps)
     train_metrics = [
         {"step": s, "value": curve.train_loss(s), "timestamp": iso(plan.step_time(s))}
         for s in train_points
     ]
-    val_steps = {e: min(e * plan.steps_per_epoch, plan.total_steps) for e in val_epochs}
     val_metrics = [
-        {
-            "step": val_steps[e],
-            "value": curve.val_loss(e),
-            "timestamp": iso(plan.step_time(val_steps[e])),
-        }
-        for e in val_epochs
+        {"step": s, "value": curve.val_loss_at(s), "timestamp": iso(plan.step_time(s))}
+        for s in val_steps
     ]
     best_epoch: int | None = None
     train_loss = curve.train_loss(train_points[-1]) if train_points else None
     val_loss: float | None = None
-    if val_epochs:
-        best_epoch = min(val_epochs, key=curve.val_loss)
-        val_loss = curve.val_loss(best_epoch)
-        train_loss = curve.train_loss(val_steps[best_epoch])
+    if val_steps:
+        best = min(val_steps, key=curve.val_loss_at)
+        best_epoch = schedule.best_epoch(best / plan.steps_per_epoch)
+        val_loss = curve.val_loss_at(best)
+        train_loss = curve.train_loss(best)
     logs = _status_logs(record, plan, state, curve)
     updated = max(state.changed_at, plan.step_time(steps) if steps else 0.0)
     return {
@@ -75,6 +70,13 @@ def render_status(record: JsonObj, state: JobProgress) -> JsonObj:
     }
 
 
+def _validations(plan: JobPlan, steps_completed: int) -> list[int]:
+    """The validations a job has run by ``steps_completed`` (see ``validation_schedule``)."""
+    every = plan.val_every
+    planned = schedule.validation_steps(plan.total_steps, plan.steps_per_epoch, every)
+    return [s for s in planned if s <= steps_completed]
+
+
 def _status_logs(
     record: JsonObj, plan: JobPlan, state: JobProgress, curve: LossCurve
 ) -> list[JsonObj]:
@@ -88,21 +90,22 @@ def _status_logs(
             events.append((plan.pending_at, "pending", "Waiting for GPU resources"))
         if at >= plan.running_at:
             stats = DatasetStats.from_json(record["stats"])
+            over = schedule.epochs_text(plan.total_steps, plan.steps_per_epoch, plan.epochs)
+            every = f", validating every {plan.val_every} steps" if plan.val_every else ""
             events.append(
                 (
                     plan.running_at,
                     "running",
                     f"Training started: {stats.n_train} training rows, {stats.n_val} validation "
-                    f"rows, {plan.total_steps} steps over {plan.epochs} epoch(s)",
+                    f"rows, {over}{every}",
                 )
             )
-        for e in range(1, state.epochs_completed + 1):
-            step = min(e * plan.steps_per_epoch, plan.total_steps)
+        for step in _validations(plan, state.steps_completed):
             events.append(
                 (
                     plan.step_time(step),
-                    f"Epoch {e}/{plan.epochs} completed",
-                    f"train_loss={curve.train_loss(step)} val_loss={curve.val_loss(e)}",
+                    schedule.validation_message(step, step / plan.steps_per_epoch, plan.epochs),
+                    f"train_loss={curve.train_loss(step)} val_loss={curve.val_loss_at(step)}",
                 )
             )
         if state.status == "completed":

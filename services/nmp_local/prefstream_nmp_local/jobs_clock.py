@@ -32,6 +32,8 @@ class JobPlan:
     fail_at_percent: float | None = None
     validation_error: str | None = None
     cancelled_at: float | None = None
+    val_every: int | None = None
+    """Steps between validations (``val_check_interval``); none: once per epoch."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

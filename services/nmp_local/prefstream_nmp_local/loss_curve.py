@@ -8,7 +8,8 @@ rejected, in [0, 1]), ``n`` the training rows, ``S`` the total steps, ``E`` the 
 * ``k = 1 + 5*m``                        (and are fit faster)
 * ``train(s) = floor + (L0 - floor)*exp(-k*s/S) * (1 + j(s))``, ``j`` a +/-2 % jitter drawn
   from sha256(fingerprint, s), so the same data always gives the same curve
-* ``val(e) = train(s_e) + gap*(1 + 0.5*(e - 1))``, ``gap = 0.02 + 0.25/sqrt(n)``: the
+* ``val(e) = train(s_e) + gap*(1 + 0.5*(e - 1))``, ``gap = 0.02 + 0.25/sqrt(n)``, ``e`` the
+  (possibly fractional) epoch of the validation step ``s_e``: the
   generalisation gap shrinks with more data and widens with more epochs, so small
   datasets trained long get a best epoch before the last.
 """
@@ -44,7 +45,14 @@ class LossCurve:
         return round(clean * (1.0 + self._jitter(step)), 6)
 
     def val_loss(self, epoch: int) -> float:
-        step = min(epoch * self.steps_per_epoch, self.total_steps)
+        """Validation at the end of whole epoch ``epoch``."""
+        return self.val_loss_at(epoch * self.steps_per_epoch)
+
+    def val_loss_at(self, step: int) -> float:
+        """Validation after ``step``; its epoch ``step / steps_per_epoch`` may be fractional
+        (``max_steps`` mid-epoch, or ``val_check_interval``)."""
+        step = min(max(step, 0), self.total_steps)
+        epoch = step / max(1, self.steps_per_epoch)
         gap = (0.02 + 0.25 / math.sqrt(max(1, self.stats.n_train))) * (1.0 + 0.5 * (epoch - 1))
         return round(self.train_loss(step) / (1.0 + self._jitter(step)) + gap, 6)
 

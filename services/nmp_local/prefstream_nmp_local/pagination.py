@@ -123,14 +123,27 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def _int_param(params: QueryParams, name: str, default: int, lo: int, hi: int | None) -> int:
+def int_param(
+    params: QueryParams, name: str, invalid: Callable[[str], Exception]
+) -> tuple[int, str] | None:
+    """Query parameter ``name`` as an integer, with the text it was read from; ``None`` when
+    it is absent or empty. Raises ``invalid(text)`` when the text is not an integer."""
     raw = params.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return int(raw), raw
     except ValueError:
-        raise _invalid(name, "Input should be a valid integer", raw) from None
+        raise invalid(raw) from None
+
+
+def _int_param(params: QueryParams, name: str, default: int, lo: int, hi: int | None) -> int:
+    parsed = int_param(
+        params, name, lambda raw: _invalid(name, "Input should be a valid integer", raw)
+    )
+    if parsed is None:
+        return default
+    value, raw = parsed
     if value < lo or (hi is not None and value > hi):
         bound = f">= {lo}" if hi is None else f"between {lo} and {hi}"
         raise _invalid(name, f"Input should be {bound}", raw)

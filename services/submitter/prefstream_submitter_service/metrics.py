@@ -61,6 +61,11 @@ class SubmitterMetrics:
         self.events_total = Counter(
             "events_total", "JobStatusEvents published.", ["status"], registry=r
         )
+        self.metric_chunks_total = Counter(
+            "job_metric_chunks_total",
+            "JobMetricsEvents published (a chunk of a job's curves, sent again as it grows).",
+            registry=r,
+        )
         self.flow_restarts_total = Counter(
             "flow_restarts_total",
             "Submissions restarted after an unexpected error (ledger or broker trouble).",

@@ -19,6 +19,7 @@ from prefstream_events import (
     DatasetReady,
     DeadLetter,
     InvalidEvent,
+    JobMetricsEvent,
     JobStatusEvent,
     ce_headers,
     decode,
@@ -66,6 +67,14 @@ class SubmitterService:
             "the highest seq per job_key wins.",
             schema=JobStatusEvent,
         )
+        self.job_metrics = broker.publisher(
+            config.kafka.topics.job_metrics,
+            title="job metrics",
+            description="Every job's training curves (train/val loss, DPO reward accuracy "
+            "and margins, ...), keyed job_key/chunk, 100 steps per record; the last record "
+            "per key wins.",
+            schema=JobMetricsEvent,
+        )
         self.deadletters = broker.publisher(
             config.kafka.topics.deadletter,
             title="dead letters",
@@ -99,7 +108,9 @@ class SubmitterService:
         self.client = client = NemoClient.from_config(adapter, policy=policy)
         start_from = config.retraining.start_from
         seams = retraining(config.kafka, client) if start_from == "latest" else None
-        emitter = Emitter(ledger, KafkaSink(self.jobs, metrics), namespace=adapter.namespace)
+        emitter = Emitter(
+            ledger, KafkaSink(self.jobs, self.job_metrics, metrics), namespace=adapter.namespace
+        )
         hooks = FlowHooks(
             job_created=lambda sub, latency: metrics.submit_latency.observe(latency),
             poll_error=lambda sub, exc: metrics.poll_errors_total.inc(),

@@ -1,4 +1,5 @@
-"""Publishes JobStatusEvents to the jobs topic, keyed by ``job_key``, with CloudEvents headers.
+"""Publishes JobStatusEvents to the jobs topic, keyed by ``job_key``, and the jobs' curves to
+the job-metrics topic, keyed ``job_key/chunk``, with CloudEvents headers.
 
 Each publish waits for the broker's acknowledgement: the ledger marks an event published
 only after that, which is what makes a crash re-publish instead of lose it.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from prefstream_events import JobStatusEvent, ce_headers, encode
+from prefstream_events import JobMetricsEvent, JobStatusEvent, ce_headers, encode
 
 from prefstream_submitter_service.metrics import SubmitterMetrics
 
@@ -24,8 +25,11 @@ class Publisher(Protocol):
 
 
 class KafkaSink:
-    def __init__(self, publisher: Publisher, metrics: SubmitterMetrics) -> None:
+    def __init__(
+        self, publisher: Publisher, metrics_publisher: Publisher, metrics: SubmitterMetrics
+    ) -> None:
         self._publisher = publisher
+        self._metrics_publisher = metrics_publisher
         self._metrics = metrics
 
     async def publish(self, event: JobStatusEvent) -> None:
@@ -35,3 +39,11 @@ class KafkaSink:
             headers=ce_headers("JobStatusEvent", SOURCE, subject=event.job_key),
         )
         self._metrics.events_total.labels(event.status.value).inc()
+
+    async def publish_metrics(self, event: JobMetricsEvent) -> None:
+        await self._metrics_publisher.publish(
+            encode(event),
+            key=event.key.encode(),
+            headers=ce_headers("JobMetricsEvent", SOURCE, subject=event.key),
+        )
+        self._metrics.metric_chunks_total.inc()

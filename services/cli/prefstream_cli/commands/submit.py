@@ -18,7 +18,7 @@ from prefstream_config import (
     NeMoCustomizerTrainerAdapterConfig,
     PrefstreamConfig,
 )
-from prefstream_events import DatasetReady, JobStatus, JobStatusEvent
+from prefstream_events import DatasetReady, JobMetricsEvent, JobStatus, JobStatusEvent
 from prefstream_nemo import NemoClient
 from prefstream_nemo.retry import RetryPolicy
 from prefstream_runtime import configure_logging
@@ -68,6 +68,12 @@ class TerminalSink:
         else:
             stamp = datetime.now().strftime("%H:%M:%S")
             click.echo(f"[{stamp}] {describe(event)}")
+
+    async def publish_metrics(self, event: JobMetricsEvent) -> None:
+        """With ``--json``, the curves too (the lines ``watch --json`` prints); the progress
+        lines already show the latest losses."""
+        if self.as_json:
+            click.echo(event.model_dump_json())
 
 
 def _progress(sub: Submission, text: str, *, as_json: bool) -> None:
@@ -119,7 +125,13 @@ def _succeeded(sub: Submission, adapter: NeMoCustomizerTrainerAdapterConfig) -> 
 @click.command("submit")
 @click.argument("dataset_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @config_options()
-@click.option("--json", "as_json", is_flag=True, help="Print each JobStatusEvent as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print each JobStatusEvent, and each chunk of the job's curves (JobMetricsEvent: the "
+    "lines with chunk), as JSON.",
+)
 def submit(
     dataset_dir: Path,
     config_path: str | None,

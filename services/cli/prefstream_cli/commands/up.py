@@ -33,7 +33,8 @@ async def run_until_signalled(config_path: str | None, overrides: list[tuple[str
 @config_options()
 def up(fresh: bool, config_path: str | None, overrides: tuple[tuple[str, str], ...]) -> None:
     """Start the broker (unless kafka.bootstrap_servers is set), nmp-local (unless NeMo hosts
-    are configured) and the pairing, batcher and submitter services; restart crashed ones."""
+    are configured), the pairing, batcher and submitter services and the web view (unless
+    ui.enabled is false); restart crashed ones."""
     config = resolve_config(config_path, overrides)
     if config.kafka.bootstrap_servers is None:
         if fresh:

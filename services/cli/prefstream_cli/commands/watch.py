@@ -1,19 +1,25 @@
 """``prefstream watch``: every training job, live, from the job-status topic, and every
-evaluated model with the promotion gate's verdict, from the evaluations topic."""
+evaluated model with the promotion gate's verdict, from the evaluations topic. ``--json``
+prints the jobs' curves too (JobMetricsEvents from the job-metrics topic)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
 
 import click
 from prefstream_config import KafkaConfig
-from prefstream_events import EvaluationEvent, JobStatusEvent, PromotionBoard
+from prefstream_events import (
+    EvaluationEvent,
+    JobMetricsEvent,
+    JobStatusEvent,
+    PromotionBoard,
+)
+from prefstream_events.boards import Boards
 from prefstream_events.job_board import JobBoard
 from prefstream_kafka.evaluations import follow_evaluations
-from prefstream_kafka.readers import job_events
+from prefstream_kafka.readers import TopicFollower, job_events, read_topic
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -31,17 +37,7 @@ STATUS_STYLE = {
 }
 
 
-@dataclass
-class Boards:
-    """What ``watch`` shows: the jobs and the evaluations, each folded from its topic."""
-
-    jobs: JobBoard = field(default_factory=JobBoard)
-    evaluations: PromotionBoard = field(default_factory=PromotionBoard)
-
-    def apply(self, event: JobStatusEvent | EvaluationEvent) -> bool:
-        if isinstance(event, EvaluationEvent):
-            return self.evaluations.apply(event)
-        return self.jobs.apply(event)
+WatchedEvent = JobStatusEvent | EvaluationEvent | JobMetricsEvent
 
 
 def outcomes(event: EvaluationEvent) -> str:
@@ -122,11 +118,12 @@ def render_jobs(board: JobBoard) -> Table:
 
 
 async def watched_events(
-    kafka: KafkaConfig, *, from_beginning: bool
-) -> AsyncGenerator[JobStatusEvent | EvaluationEvent, None]:
-    """Job and evaluation events, merged as they arrive (each topic in its own order).
-    The evaluations topic may not exist yet (nothing evaluated): it is waited for."""
-    queue: asyncio.Queue[JobStatusEvent | EvaluationEvent] = asyncio.Queue(maxsize=1000)
+    kafka: KafkaConfig, *, from_beginning: bool, curves: bool = False
+) -> AsyncGenerator[WatchedEvent, None]:
+    """Job and evaluation events (and the jobs' curves with ``curves``), merged as they
+    arrive (each topic in its own order). The evaluations and job-metrics topics may not
+    exist yet (nothing evaluated; a submitter from before curves): they are waited for."""
+    queue: asyncio.Queue[WatchedEvent] = asyncio.Queue(maxsize=1000)
 
     async def jobs() -> None:
         async for event in job_events(kafka, from_beginning=from_beginning):
@@ -137,7 +134,15 @@ async def watched_events(
             async for event in follower:
                 await queue.put(event)
 
-    tasks = [asyncio.create_task(jobs()), asyncio.create_task(evaluations())]
+    async def job_metrics() -> None:
+        topic = kafka.topics.job_metrics
+        follower = TopicFollower(kafka, topic, JobMetricsEvent, from_beginning=from_beginning)
+        async with follower:
+            async for event in follower:
+                await queue.put(event)
+
+    readers = [jobs(), evaluations(), *([job_metrics()] if curves else [])]
+    tasks = [asyncio.create_task(reader) for reader in readers]
     try:
         while True:
             getter = asyncio.ensure_future(queue.get())
@@ -164,13 +169,19 @@ async def watch_jobs(
     console: Console | None = None,
 ) -> None:
     boards = Boards()
-    events = watched_events(kafka, from_beginning=from_beginning)
+    events = watched_events(kafka, from_beginning=from_beginning, curves=as_json)
     try:
         if as_json:
             async for event in events:
                 if boards.apply(event):
                     click.echo(event.model_dump_json())
                 if exit_after is not None and _terminal(boards.jobs) >= exit_after:
+                    # The topics interleave freely: the last points of a finished job may
+                    # not have arrived yet. They were published before its final status.
+                    metrics = await read_topic(kafka, kafka.topics.job_metrics, JobMetricsEvent)
+                    for chunk in metrics:
+                        if boards.apply(chunk):
+                            click.echo(chunk.model_dump_json())
                     return
             return
         with Live(render(boards), console=console or Console(), refresh_per_second=4) as live:
@@ -198,7 +209,8 @@ def _terminal(board: JobBoard) -> int:
     "--json",
     "as_json",
     is_flag=True,
-    help="One JSON event per line, for machines (lines with evaluation_id are evaluations).",
+    help="One JSON event per line, for machines, the jobs' curves included (lines with "
+    "evaluation_id are evaluations, lines with chunk are points of a job's curves).",
 )
 @click.option(
     "--exit-after",

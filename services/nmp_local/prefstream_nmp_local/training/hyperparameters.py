@@ -2,12 +2,16 @@
 
 A key the trainer cannot honour is refused when the job is created (422 naming the key),
 rather than silently ignored: a user who asks for a cosine schedule must not get a flat one.
+A key that asks for nothing (``null``, an empty section, ``sequence_packing_enabled:
+false``) is accepted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from prefstream_nmp_local.validation_schedule import every_steps
 
 JsonObj = dict[str, Any]
 
@@ -20,6 +24,7 @@ TOP_LEVEL = frozenset(
         "learning_rate",
         "max_steps",
         "log_every_n_steps",
+        "val_check_interval",
         "seed",
         "weight_decay",
         "warmup_steps",
@@ -40,6 +45,18 @@ DPO_KEYS = frozenset(
 )
 NO_OP_VALUES: dict[str, Any] = {"sequence_packing_enabled": False}
 """Keys the trainer cannot act on, accepted only with the value that asks for nothing."""
+NO_LORA = (
+    "the nmp-local TRL trainer trains all weights and has no LoRA; use finetuning_type "
+    "'all_weights' without a lora section, or start nmp-local with "
+    "NMP_LOCAL_TRAINER=simulated to simulate LoRA jobs"
+)
+REASONS = {
+    "lora": NO_LORA,
+    "sft": "SFT settings; nmp-local trains DPO only",
+    "grpo": "GRPO settings; nmp-local trains DPO only",
+    "distillation": "distillation settings; nmp-local trains DPO only",
+}
+"""Why a known SDK section is refused; any other key is simply not supported."""
 
 
 @dataclass(frozen=True)
@@ -51,22 +68,23 @@ class Unsupported:
         return f"hyperparameters.{self.key}: {self.reason}"
 
 
+def _asks_for_something(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_asks_for_something(v) for v in value.values())
+    return value is not None
+
+
 def unsupported(hyper: JsonObj) -> list[Unsupported]:
     """Every key (nested ``dpo.*`` included) the TRL trainer cannot honour; ``None`` = absent."""
     out: list[Unsupported] = []
     for key, value in hyper.items():
-        if value is None or (key in NO_OP_VALUES and value == NO_OP_VALUES[key]):
+        if not _asks_for_something(value) or NO_OP_VALUES.get(key, object()) == value:
             continue
         if key not in TOP_LEVEL:
-            out.append(Unsupported(key, "not supported by the nmp-local TRL trainer"))
+            reason = REASONS.get(key, "not supported by the nmp-local TRL trainer")
+            out.append(Unsupported(key, reason))
     if hyper.get("finetuning_type") not in (None, "all_weights"):
-        out.append(
-            Unsupported(
-                "finetuning_type",
-                f"{hyper['finetuning_type']!r} is not supported by the nmp-local TRL trainer "
-                "(it trains all weights; use 'all_weights')",
-            )
-        )
+        out.append(Unsupported("finetuning_type", f"{hyper['finetuning_type']!r}: {NO_LORA}"))
     dpo = hyper.get("dpo")
     if dpo is not None and not isinstance(dpo, dict):
         out.append(Unsupported("dpo", "expected an object"))
@@ -76,18 +94,25 @@ def unsupported(hyper: JsonObj) -> list[Unsupported]:
                 continue
             if key not in DPO_KEYS:
                 out.append(Unsupported(f"dpo.{key}", "not supported by the nmp-local TRL trainer"))
-        if dpo.get("sft_average_log_probs") is False:
+        if dpo.get("sft_average_log_probs") is False and (dpo.get("sft_loss_weight") or 0) > 0:
             out.append(
                 Unsupported(
                     "dpo.sft_average_log_probs",
-                    "TRL's SFT term always averages over tokens; only true is supported",
+                    "TRL's SFT term always averages over tokens; with an sft_loss_weight only "
+                    "true is supported",
                 )
             )
     return out
 
 
-def dpo_config_kwargs(hyper: JsonObj, *, max_seq_length: int, checkpoint_every: int) -> JsonObj:
-    """The ``DPOConfig`` fields these hyperparameters set (call ``unsupported`` first)."""
+def dpo_config_kwargs(
+    hyper: JsonObj, *, max_seq_length: int, checkpoint_every: int, steps_per_epoch: int
+) -> JsonObj:
+    """The ``DPOConfig`` fields these hyperparameters set (call ``unsupported`` first).
+
+    ``eval_strategy`` comes out only as ``"steps"`` (for ``val_check_interval``); the worker
+    otherwise evaluates once per epoch, and not at all without validation rows.
+    """
     dpo: JsonObj = hyper.get("dpo") or {}
     out: JsonObj = {
         "num_train_epochs": int(hyper.get("epochs") or 1),
@@ -100,6 +125,10 @@ def dpo_config_kwargs(hyper: JsonObj, *, max_seq_length: int, checkpoint_every: 
     }
     if hyper.get("max_steps"):
         out["max_steps"] = int(hyper["max_steps"])
+    every = every_steps(hyper.get("val_check_interval"), steps_per_epoch)
+    if every is not None:
+        out["eval_strategy"] = "steps"
+        out["eval_steps"] = every
     for ours, theirs in (
         ("seed", "seed"),
         ("weight_decay", "weight_decay"),

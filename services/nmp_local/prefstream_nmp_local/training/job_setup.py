@@ -48,6 +48,7 @@ def plan_trl(
     hyper: JsonObj,
     dataset_files_url: str,
     max_seq_length: int,
+    steps_per_epoch: int,
 ) -> TrlSetup | None:
     """The TRL run for this job, or None when it runs simulated; raises 422 when refused."""
     if resolve_mode(settings.trainer) != "trl":
@@ -85,6 +86,9 @@ def plan_trl(
     if dataset is None or dataset.repo_type != "dataset":
         return None  # the dataset check reports it; the job fails before training
     config = dpo_config_kwargs(
-        hyper, max_seq_length=max_seq_length, checkpoint_every=settings.checkpoint_every_steps
+        hyper,
+        max_seq_length=max_seq_length,
+        checkpoint_every=settings.checkpoint_every_steps,
+        steps_per_epoch=steps_per_epoch,
     )
     return TrlSetup(weights, dataset, config)

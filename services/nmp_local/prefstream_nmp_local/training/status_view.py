@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prefstream_nmp_local import validation_schedule as schedule
 from prefstream_nmp_local.jobs_clock import JobPlan, JobProgress
 from prefstream_nmp_local.timefmt import iso
 from prefstream_nmp_local.training.progress import Point, Progress
@@ -41,7 +42,7 @@ def render_trl_status(record: JsonObj, state: JobProgress) -> JsonObj:
     if val_loss_pts:
         best_i = min(range(len(val_loss_pts)), key=lambda i: val_loss_pts[i].value)
         best = val_loss_pts[best_i]
-        best_epoch = round(best.epoch) if best.epoch else best_i + 1
+        best_epoch = best_i + 1 if best.epoch is None else schedule.best_epoch(best.epoch)
         val_loss = best.value
         before = [t for t in train_loss_pts if t.step <= best.step]
         train_loss = before[-1].value if before else train_loss
@@ -81,12 +82,12 @@ def _status_logs(training: JsonObj, p: Progress) -> list[JsonObj]:
     acc = {pt.step: pt.value for pt in p.val.get("rewards/accuracies", [])}
     train = p.train.get("train_loss", [])
     for i, pt in enumerate(p.val.get("val_loss", []), start=1):
-        epoch = round(pt.epoch) if pt.epoch else i
+        epoch = float(i) if pt.epoch is None else pt.epoch
         before = [t.value for t in train if t.step <= pt.step]
         detail = f"train_loss={before[-1] if before else None} val_loss={pt.value}"
         if pt.step in acc:
             detail += f" val_reward_accuracy={acc[pt.step]}"
-        events.append((pt.at, f"Epoch {epoch}/{p.epochs} completed", detail))
+        events.append((pt.at, schedule.validation_message(pt.step, epoch, p.epochs), detail))
     events.sort(key=lambda ev: ev[0])
     return [{"updated_at": iso(t), "message": m, "detail": d} for t, m, d in events]
 

@@ -92,9 +92,14 @@ def train(request: TrainRequest, events: EventWriter, pid: int) -> None:
     train_rows, val_rows = read_rows(request.dataset_dir)
     train_ds, val_ds = to_pairs(train_rows, tokenizer), to_pairs(val_rows, tokenizer)
     cuda = device == "cuda"
+    config = dict(request.config)
+    eval_strategy = config.pop("eval_strategy", "epoch")  # "steps": val_check_interval
+    if not len(val_ds):
+        eval_strategy = "no"
+        config.pop("eval_steps", None)
     args = DPOConfig(
         output_dir=str(request.checkpoints_dir),
-        eval_strategy="epoch" if len(val_ds) else "no",
+        eval_strategy=eval_strategy,
         save_strategy="steps",
         save_total_limit=2,
         report_to="none",
@@ -103,7 +108,7 @@ def train(request: TrainRequest, events: EventWriter, pid: int) -> None:
         bf16=cuda and torch.cuda.is_bf16_supported(),
         gradient_checkpointing=cuda,
         dataloader_num_workers=0,
-        **request.config,
+        **config,
     )
     batch = int(args.per_device_train_batch_size)
     started = {
