@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 from prefstream_config import KafkaConfig
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import EmbeddedTansu

@@ -73,3 +73,26 @@ def test_every_service_has_a_healthcheck_and_the_image_builds_from_here(
         assert "healthcheck" in svc, name
     assert (ROOT / compose["x-prefstream"]["build"] / "Dockerfile").exists()
     assert compose["services"]["kafka"]["image"].startswith("apache/kafka:4.")
+
+
+def test_kafka_keeps_its_log_in_the_mounted_volume(compose: dict[str, Any]) -> None:
+    """The apache/kafka image writes to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says
+    otherwise: topics then vanish with the container while the DuckDB state survives."""
+    kafka = compose["services"]["kafka"]
+    log_dirs = kafka["environment"].get("KAFKA_LOG_DIRS")
+    assert log_dirs, "KAFKA_LOG_DIRS unset: the log lives in the container, not the volume"
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in kafka["volumes"]}
+    assert log_dirs in mounts, f"KAFKA_LOG_DIRS={log_dirs} is not a mounted path: {mounts}"
+    assert mounts[log_dirs] in compose["volumes"], "the log must be on a named volume"
+
+
+def test_every_service_binds_http_on_all_interfaces_in_its_container(
+    compose: dict[str, Any],
+) -> None:
+    """127.0.0.1 in a container is reachable only from inside it: /metrics and the probes
+    could not be scraped from another container."""
+    mounts = compose["x-prefstream"]["volumes"]
+    host_path = next(m.split(":")[0] for m in mounts if m.endswith("/etc/prefstream/config.yml:ro"))
+    config = load_config(ROOT / host_path, environ={})
+    hosts = {name: getattr(config, name).http_host for name in (*SERVICES, "ui")}
+    assert hosts == dict.fromkeys(hosts, "0.0.0.0")

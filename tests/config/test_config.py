@@ -275,3 +275,27 @@ def test_secret_is_not_echoed_next_to_another_error() -> None:
         load_config(None, [("kafka.partitions", "0")], environ=env)
     assert "kafka.partitions" in str(caught.value)
     assert "31415926535" not in str(caught.value)
+
+
+def test_yaml_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("kafka:\n  partitions: [1, 2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert "<unicode string>" not in str(caught.value)
+    assert f'"{path}", line' in str(caught.value)
+
+
+def test_bad_environment_variable_is_named_by_its_name() -> None:
+    env = {"PREFSTREAM__KAFKA__PARTITIONS": "zero", "PREFSTREAM__KAFKA__PARTITONS": "4"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, environ=env)
+    message = str(caught.value)
+    assert "PREFSTREAM__KAFKA__PARTITIONS (kafka.partitions)" in message
+    assert "PREFSTREAM__KAFKA__PARTITONS (kafka.partitons): unknown key" in message
+
+
+def test_bad_environment_variable_path_is_named_by_its_name() -> None:
+    env = {"PREFSTREAM__KAFKA__PARTITIONS__X": "1"}
+    with pytest.raises(ConfigError, match="PREFSTREAM__KAFKA__PARTITIONS__X"):
+        load_config(None, environ=env)

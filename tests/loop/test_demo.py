@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prefstream_events import JobStatus
 
 from .support import DEMO_CONFIG, ROOT, as_argv
 
@@ -45,6 +46,28 @@ def test_demo_trains_a_job_with_no_error_in_the_logs(
     assert completed >= 1
     pairs = int(re.search(r"preference pairs\s+(\d+)", output).group(1))  # type: ignore[union-attr]
     assert pairs > 0
+    _assert_every_candidate_accounted_for(output)
+    statuses = re.findall(r"^    \w[\w.-]* +(\S+)", result.stdout, re.MULTILINE)
+    assert statuses, output[-3000:]
+    assert set(statuses) <= {s.value for s in JobStatus}, statuses  # watch's vocabulary
     errors = [line for line in output.splitlines() if re.search(r"\b(ERROR|Traceback)\b", line)]
     assert not errors, "\n".join(errors[:20])
     assert any((tmp_path / "datasets").rglob("training_file.jsonl"))
+
+
+def _assert_every_candidate_accounted_for(output: str) -> None:
+    """``N published: a paired, b unpaired (...), ...``: the parts add up to N, with none
+    left unconsumed (the summary waits for the pairing service to catch up)."""
+    line = re.search(r"candidates\s+(\d+) published: (.*)", output)
+    assert line, output[-3000:]
+    published = int(line.group(1))
+    parts = dict(
+        (name, int(n)) for n, name in re.findall(r"(\d+) ([a-z][a-z -]*[a-z])", line.group(2))
+    )
+    assert {"paired", "unpaired", "filtered", "in open windows", "dead-lettered"} <= set(parts), (
+        line.group(0)
+    )
+    assert "not yet consumed" not in parts, line.group(0)
+    assert published > 0
+    assert sum(parts.values()) == published, line.group(0)
+    print(line.group(0))  # shown with -rP

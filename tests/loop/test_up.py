@@ -1,4 +1,5 @@
-"""`prefstream up` survives kill -9 of a service child, and `prefstream watch` shows the jobs.
+"""`prefstream up` survives kill -9 of a service child, and `prefstream watch` shows the jobs;
+no child outlives `up`, whatever ends it; a taken port stops it before anything starts.
 
 One stack run serves both checks: each service child is killed once (pairing before the
 agents start, batcher and submitter mid-stream) and the supervisor restarts it; every
@@ -9,19 +10,25 @@ pseudo-terminal and its screen must show the jobs completing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 
 import pexpect
+import psutil
 import pytest
 from prefstream_config import PrefstreamConfig, load_config
 from prefstream_demo.agents import play_games
 from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
+from prefstream_kafka.local_brokers.ports import is_port_free
 from prefstream_kafka.readers import job_events
 
 from .support import DEMO_CONFIG, ROOT, CliProcess, as_argv
@@ -132,5 +139,150 @@ def test_up_restarts_a_killed_service_and_trains_every_dataset_once(
     assert per_dataset
     assert all(n == 1 for n in per_dataset.values()), per_dataset
     assert set(per_dataset) == {job.dataset_name for job in board.jobs.values()}
-    assert up.stop() == 0
+    assert up.stop() == 130  # Ctrl-C, as `prefstream submit`
     assert not any("Traceback" in line for line in up.lines), "\n".join(up.lines[-80:])
+
+
+def small_stack(loop_overrides: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Broker, nmp-local and the three services: the web view adds nothing here."""
+    return [*loop_overrides, ("ui.enabled", "false")]
+
+
+def up_argv(overrides: list[tuple[str, str]]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "prefstream_cli",
+        "up",
+        "--config",
+        str(DEMO_CONFIG),
+        *as_argv(overrides),
+    ]
+
+
+def all_children(pid: int) -> list[psutil.Process]:
+    """The broker, nmp-local and the three services, once all are running."""
+    deadline = time.monotonic() + 60
+    while True:
+        children = psutil.Process(pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in children)
+        started = [n for n in ("nmp-local", "pairing", "batcher", "submitter") if n in names]
+        if len(started) == 4 or time.monotonic() > deadline:
+            return children
+        time.sleep(0.2)
+
+
+def assert_none_survive(children: list[psutil.Process], ports: list[int]) -> None:
+    """Every child is gone (a zombie awaiting its reaper counts as gone) and no service
+    port is still listened on."""
+    deadline = time.monotonic() + 60
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _running(p)]
+        time.sleep(0.2)
+    assert not alive, [f"{p.pid} {' '.join(p.cmdline()[-4:])}" for p in alive]
+    assert all(is_port_free(port) for port in ports), ports
+
+
+def kill_survivors(children: list[psutil.Process]) -> None:
+    """A failed check must not leave orphans listening on the next test's ports."""
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def service_ports(overrides: list[tuple[str, str]]) -> list[int]:
+    keys = ("kafka.embedded_port", "nmp_local.port", "pairing.http_port", "batcher.http_port")
+    return [int(value) for key, value in overrides if key in (*keys, "submitter.http_port")]
+
+
+EXIT_AFTER = {signal.SIGHUP: 129, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGKILL])
+def test_no_child_outlives_up(sig: signal.Signals, loop_overrides: list[tuple[str, str]]) -> None:
+    overrides = small_stack(loop_overrides)
+    up = CliProcess(["up"], overrides, stop_timeout=90)
+    children: list[psutil.Process] = []
+    try:
+        up.wait_for(r"everything is running", timeout=180)
+        children = all_children(up.proc.pid)
+        up.proc.send_signal(sig)
+        code = up.proc.wait(timeout=90)
+        assert_none_survive(children, service_ports(overrides))
+        assert code == EXIT_AFTER[sig]
+    finally:
+        up.stop()
+        kill_survivors(children)
+
+
+def test_up_piped_into_a_closed_pipe_stops_every_child_on_ctrl_c(
+    loop_overrides: list[tuple[str, str]],
+) -> None:
+    """``prefstream up 2>&1 | head -1``: stdout closes early; Ctrl-C must still stop all."""
+    overrides = small_stack(loop_overrides)
+    submitter_port = dict(overrides)["submitter.http_port"]
+    up = subprocess.Popen(
+        up_argv(overrides),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    assert up.stdout is not None
+    head = subprocess.Popen(["head", "-1"], stdin=up.stdout, stdout=subprocess.PIPE, text=True)
+    up.stdout.close()
+    children: list[psutil.Process] = []
+    try:
+        first, _ = head.communicate(timeout=60)
+        assert first.strip()
+        deadline = time.monotonic() + 180
+        while up.poll() is None and time.monotonic() < deadline:
+            if http_ok(f"http://127.0.0.1:{submitter_port}/readyz"):
+                break
+            time.sleep(0.2)
+        assert up.poll() is None, f"up exited with {up.returncode} once its stdout closed"
+        assert http_ok(f"http://127.0.0.1:{submitter_port}/readyz")
+        children = all_children(up.pid)
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        assert up.wait(timeout=90) == 130
+        assert_none_survive(children, service_ports(overrides))
+    finally:
+        if up.poll() is None:
+            up.kill()
+        kill_survivors(children)
+
+
+def test_a_taken_port_stops_up_before_anything_starts(
+    loop_overrides: list[tuple[str, str]],
+) -> None:
+    overrides = small_stack(loop_overrides)
+    port = int(dict(overrides)["batcher.http_port"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        up = CliProcess(["up"], overrides, stop_timeout=10)
+        try:
+            code = up.proc.wait(timeout=60)
+        finally:
+            up.stop()
+    output = "\n".join(up.lines)
+    assert code == 1, output
+    assert f"port {port} (batcher) is in use by pid {os.getpid()}" in output, output
+    assert "choose another with -o batcher.http_port PORT" in output
+    assert "started " not in output
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

@@ -100,6 +100,8 @@ def test_cli_reports_bad_lines_and_summarises(tmp_path: Path) -> None:
             "--set",
             "pairing.late_policy",
             "deadletter",
+            "--max-invalid",
+            "2",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -153,7 +155,9 @@ def test_cli_jobs_do_not_change_the_output(tmp_path: Path) -> None:
     outputs = []
     for jobs in ("1", "2", "3"):
         out = tmp_path / f"out{jobs}.jsonl"
-        res = CliRunner().invoke(cli, ["pairs", "build", str(src), "-o", str(out), "--jobs", jobs])
+        res = CliRunner().invoke(
+            cli, ["pairs", "build", str(src), "-o", str(out), "--jobs", jobs, "--max-invalid", "1"]
+        )
         assert res.exit_code == 0, res.output
         summary = json.loads(res.output.strip().splitlines()[-1])["summary"]
         outputs.append((out.read_bytes(), summary))
@@ -177,7 +181,7 @@ def test_cli_reports_hostile_lines_without_a_traceback(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     res = CliRunner().invoke(cli, ["pairs", "build", str(src), "-o", str(out)])
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # lines were skipped
     assert "Traceback" not in res.output
     for lineno, reason in [
         (6, "invalid_utf8"),

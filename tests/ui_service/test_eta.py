@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from prefstream_events import JobStatus, MetricPoint
-from prefstream_ui_service.eta import (
+from prefstream_events.eta import (
     Observation,
     curve_observations,
     duration,

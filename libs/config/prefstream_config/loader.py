@@ -8,6 +8,7 @@ secrets (see :mod:`prefstream_config.secrets`) keep their text as written, in th
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -101,12 +102,25 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    pairs = []
+    return [(dotted, value) for _, dotted, value in _env_variables(environ)]
+
+
+def _env_variables(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(variable name, dotted key, value) of every ``PREFSTREAM__...`` variable."""
+    found = []
     for name, value in sorted(environ.items()):
         if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
             dotted = ".".join(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
-            pairs.append((dotted, value))
-    return pairs
+            found.append((name, dotted, value))
+    return found
+
+
+def _origin(loc: str, origins: Mapping[str, str]) -> str | None:
+    """The environment variable that set ``loc`` (or a key inside it, or its section)."""
+    for dotted, name in origins.items():
+        if loc == dotted or loc.startswith(dotted + ".") or dotted.startswith(loc + "."):
+            return name
+    return None
 
 
 def read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -114,8 +128,10 @@ def read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    stream = io.StringIO(expand_env(text, environ))
+    stream.name = str(path)  # YAML errors then name the file, not "<unicode string>"
     try:
-        data = yaml.load(expand_env(text, environ), Loader=_SecretTextLoader)  # a SafeLoader
+        data = yaml.load(stream, Loader=_SecretTextLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if data is None:
@@ -125,10 +141,15 @@ def read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def format_validation_error(exc: ValidationError) -> str:
+def format_validation_error(exc: ValidationError, origins: Mapping[str, str] | None = None) -> str:
+    """One line per error, by dotted key; a key set by an environment variable is named by
+    the variable (``origins``: dotted key -> variable name), which is what the user wrote."""
     lines = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
+        variable = _origin(loc, origins or {})
+        if variable is not None:
+            loc = f"{variable} ({loc})"
         got = err.get("input")
         if is_secret_path([str(p) for p in err["loc"]], SECRET_PATHS):
             lines.append(f"  {loc}: must be text; quote it in YAML (its value is not shown)")
@@ -160,10 +181,17 @@ def load_config(
         log.info(notice)
         if notices is not None:
             notices.append(notice)
-    for dotted, value in [*env_overrides(env), *overrides]:
+    variables = _env_variables(env)
+    origins = {dotted: name for name, dotted, _ in variables}
+    for name, dotted, value in [*variables, *(("", d, v) for d, v in overrides)]:
         secret = is_secret_path(dotted.split("."), SECRET_PATHS)
-        set_dotted(data, dotted, value if secret else parse_value(value))
+        try:
+            set_dotted(data, dotted, value if secret else parse_value(value))
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {name}: {exc}" if name else str(exc)) from None
+        if not name:
+            origins.pop(dotted, None)  # an -o/--set override replaced the variable's value
     try:
         return PrefstreamConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, origins)) from None

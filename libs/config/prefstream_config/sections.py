@@ -64,6 +64,9 @@ class KafkaConfig(_Section):
     session_timeout_ms: PositiveInt = 10_000
     """Consumer group session timeout (Tansu joins take half of it)."""
     heartbeat_interval_ms: PositiveInt = 3_000
+    request_timeout_ms: PositiveInt = 15_000
+    """How long a Kafka request may go unanswered; CLI commands also give up connecting
+    after this long (a broker that refuses, or one that never answers)."""
     max_record_bytes: PositiveInt = 1_048_576
     """Records above this size go to the dead-letter topic."""
     embedded_port: int = Field(9092, ge=0, le=65535)
@@ -139,8 +142,18 @@ class SubmitterConfig(_Section):
     db_path: str = "data/submitter.duckdb"
     http_host: str = "127.0.0.1"
     http_port: int = Field(8083, ge=0, le=65535)
-    retry_attempts: PositiveInt = 8
-    retry_max_seconds: NonNegativeFloat = 30.0
+    retry_attempts: PositiveInt = Field(
+        8, description="Attempts of one NeMo platform call that fails transiently."
+    )
+    retry_max_seconds: NonNegativeFloat = Field(
+        30.0, description="Longest wait between two attempts (exponential backoff, jitter)."
+    )
+    retry_timeout_seconds: PositiveFloat = Field(
+        3600.0,
+        description="How long a step may keep failing transiently (platform unreachable, "
+        "5xx, timeouts) before the dataset fails with the last error; a running job's "
+        "status reads likewise. `prefstream submit --timeout` sets it for one command.",
+    )
 
 
 class RetrainingConfig(_Section):

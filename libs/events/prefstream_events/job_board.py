@@ -6,9 +6,19 @@ Events may arrive twice or out of order after a producer retry or a replay; the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from prefstream_events.models import JobStatus, JobStatusEvent
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, str], ...]:
+    """Sort key that orders the numbers inside names by value: ``run-2`` before ``run-10``."""
+    return tuple(
+        (0, part.zfill(20)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part
+    )
 
 
 @dataclass
@@ -24,7 +34,10 @@ class JobBoard:
         return True
 
     def ordered(self) -> list[JobStatusEvent]:
-        return sorted(self.jobs.values(), key=lambda e: (e.dataset_name, e.job_key))
+        """By dataset name in natural order (``-2`` before ``-10``), then by key."""
+        return sorted(
+            self.jobs.values(), key=lambda e: (natural_key(e.dataset_name), natural_key(e.job_key))
+        )
 
     def count(self, status: JobStatus) -> int:
         return sum(1 for e in self.jobs.values() if e.status is status)

@@ -61,6 +61,7 @@ def client_options(kafka: KafkaConfig) -> dict[str, Any]:
         "sasl_plain_username": kafka.sasl_username,
         "sasl_plain_password": password,
         "ssl_context": sec.ssl_context if sec else None,
+        "request_timeout_ms": kafka.request_timeout_ms,
     }
 
 

@@ -1,7 +1,9 @@
 """One JSON request over httpx, with every failure mapped to :mod:`prefstream_nemo.errors`.
 
 Exactly one attempt: whether and how to retry is the caller's decision (reads retry,
-creates look first). Errors never carry request headers, so tokens cannot leak into logs.
+creates look first). Errors never carry request headers, so tokens cannot leak into logs;
+a connection failure names the method and URL (without the query), since a wrong host or
+port is its most common cause.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ async def request(
             method, url, json=json, data=data, params=params, headers=headers
         )
     except httpx.TransportError as exc:
-        raise from_transport(exc, what) from None
+        raise from_transport(exc, f"{what} ({method} {url})") from None
     if response.status_code >= 400:
         raise from_response(response, what, create=create)
     if not response.content.strip():

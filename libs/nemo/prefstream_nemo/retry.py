@@ -1,5 +1,9 @@
 """Retry policies (tenacity): only transient failures are retried, and creates never blindly.
 
+Every retry is bounded twice, by ``attempts`` and by ``deadline_seconds`` (no wait that
+would end past it), and every failed attempt is logged at once with what was tried, the
+cause (with the URL) and what happens next.
+
 A create whose request failed transiently may still have happened on the server (the
 response was lost, the proxy timed out after forwarding). :func:`create_once` therefore
 looks for the thing before every retry, and treats "already exists" as "find it".
@@ -17,8 +21,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_before_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from prefstream_nemo.errors import Exists, Permanent, Transient, describe
 
@@ -35,7 +41,15 @@ class RetryPolicy:
     attempts: int = 8
     max_seconds: float = 30.0
     initial_seconds: float = 0.5
+    deadline_seconds: float | None = None
+    """No retry starts after this long since the first attempt (``None``: attempts only)."""
     on_retry: RetryHook | None = None
+
+    def _stop(self) -> stop_base:
+        stop: stop_base = stop_after_attempt(self.attempts)
+        if self.deadline_seconds is not None:
+            stop = stop | stop_before_delay(self.deadline_seconds)
+        return stop
 
     def retrying(self, what: str) -> AsyncRetrying:
         jitter = wait_random_exponential(multiplier=self.initial_seconds, max=self.max_seconds)
@@ -51,16 +65,23 @@ class RetryPolicy:
             exc = state.outcome.exception() if state.outcome else None
             if exc is None:
                 return
+            delay = state.next_action.sleep if state.next_action else 0.0
             log.warning(
-                "retrying after a transient error",
-                extra={"operation": what, "attempt": state.attempt_number, "error": describe(exc)},
+                "NeMo platform call failed; retrying",
+                extra={
+                    "operation": what,
+                    "error": describe(exc),
+                    "attempt": state.attempt_number,
+                    "attempts": self.attempts,
+                    "retry_in_s": round(delay, 1),
+                },
             )
             if self.on_retry is not None:
                 self.on_retry(what, exc)
 
         return AsyncRetrying(
             retry=retry_if_exception_type(Transient),
-            stop=stop_after_attempt(self.attempts),
+            stop=self._stop(),
             wait=wait,
             before_sleep=before_sleep,
             reraise=True,

@@ -12,13 +12,12 @@ from prefstream_runtime.lifecycle import (
     Subscription,
     service_app,
 )
-from prefstream_runtime.logs import JsonFormatter, configure_logging
+from prefstream_runtime.logs import configure_logging
 from prefstream_runtime.serve import run, serve
 
 __all__ = [
     "Batch",
     "Commits",
-    "JsonFormatter",
     "PartitionListener",
     "Readiness",
     "ReadyCheck",

@@ -15,8 +15,10 @@ the runtime calls them in this order, whatever the service:
 5. ``close()`` (``after_shutdown``, once the consumers stopped): close stores and clients.
 
 ``/readyz`` passes only while the service runs (between ``start`` and ``drain``), every
-subscription has its consumer (and partitions, where it says so) and the service's own
-``ready()`` passes; its detail is merged into the answer.
+subscription has its consumer, connected to a broker and in its group (with partitions,
+where it says so), and the service's own ``ready()`` passes; its detail is merged into the
+answer. A lost broker reads ``"broker": "unreachable since <time>"``, a lost group
+``"group": "..."`` (see :mod:`prefstream_runtime.broker_health`).
 
 Commit modes: who commits offsets, and when
 -------------------------------------------
@@ -59,6 +61,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from prefstream_runtime.broker_health import BrokerHealth
 from prefstream_runtime.http import asgi_app
 from prefstream_runtime.offset_gaps import GapGuard
 
@@ -185,6 +188,7 @@ class _Lifecycle:
         self.running = False
         self.subscribers: list[tuple[Subscription, Any]] = []
         self.gaps: dict[tuple[str, str], GapGuard] = {}
+        self.health: dict[int, BrokerHealth] = {}
 
     def subscribe(self, broker: KafkaBroker, sub: Subscription, shared: Mapping[str, Any]) -> None:
         extra: dict[str, Any] = {}
@@ -266,14 +270,22 @@ class _Lifecycle:
     async def ready(self) -> Readiness:
         ok = self.running
         main: list[int] = []
+        problems: dict[str, str] = {}
         for i, (sub, subscriber) in enumerate(self.subscribers):
             consumer = subscriber.consumer
             assigned = _partitions(consumer)
             if i == 0:
                 main = assigned
-            ok = ok and consumer is not None and (bool(assigned) or not sub.needs_partitions)
+            if consumer is None:
+                ok = False
+                continue
+            health = self.health.setdefault(i, BrokerHealth())
+            found = health.problems(consumer, needs_partitions=sub.needs_partitions)
+            for key, reason in found.items():
+                problems.setdefault(key, reason)
+        ok = ok and not problems
         service_ok, detail = self.service.ready()
-        return ok and service_ok, {"partitions": main, **detail}
+        return ok and service_ok, {"partitions": main, **detail, **problems}
 
 
 def service_app(

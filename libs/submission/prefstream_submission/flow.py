@@ -10,7 +10,9 @@ create: repo files by oid, the dataset by name, the job by its output model, the
 deployment config and deployment by name. So at most one of each exists per dataset.
 
 Failures: transient errors are retried by the client's policy; when a step still cannot
-get through, the step waits and tries again (looking first) until the job deadline.
+get through, the step waits and tries again (looking first). A step that keeps failing
+transiently for ``retry_timeout_seconds``, and job status that stays unreadable that long,
+fail the dataset with the last error (:class:`PlatformUnavailable`), so no wait is endless.
 Anything permanent (a bad row, a 4xx, a name taken by something else) fails the dataset
 with an error a user can act on. The flow talks to the platform through the
 :class:`Platform` protocol, so it is tested against an in-memory fake.
@@ -117,6 +119,8 @@ class FlowSettings:
     max_consecutive_status_failures: int = 3
     step_retry_seconds: float = 30.0
     """Wait before trying a step again once the client's retries are used up."""
+    retry_timeout_seconds: float = 3600.0
+    """How long a step (or reading a job's status) may keep failing transiently."""
     start_from: Literal["base", "latest"] = "base"
     """``retraining.start_from``: latest trains the model promoted last, if any."""
     integrations: list[JsonObj] | None = None
@@ -128,6 +132,7 @@ class FlowSettings:
         cfg: NeMoCustomizerTrainerAdapterConfig,
         *,
         step_retry_seconds: float = 30.0,
+        retry_timeout_seconds: float = 3600.0,
         start_from: Literal["base", "latest"] = "base",
     ) -> FlowSettings:
         return cls(
@@ -143,6 +148,7 @@ class FlowSettings:
             job_timeout_seconds=cfg.job_timeout_seconds,
             max_consecutive_status_failures=cfg.max_consecutive_status_failures,
             step_retry_seconds=max(step_retry_seconds, 0.05),
+            retry_timeout_seconds=retry_timeout_seconds,
             start_from=start_from,
             integrations=None
             if cfg.integrations is None
@@ -162,6 +168,19 @@ class FlowHooks:
 
 class DeadlineExceeded(Exception):
     """``job_timeout_seconds`` passed before the job finished."""
+
+
+class PlatformUnavailable(Exception):
+    """The platform kept failing transiently for ``retry_timeout_seconds``."""
+
+    def __init__(self, what: str, limit: float, exc: BaseException) -> None:
+        super().__init__(
+            f"{what}: gave up, the NeMo platform kept failing and another try would end "
+            f"past retry_timeout_seconds={limit:g}s; "
+            f"last error: {describe(exc)}. Check that the platform is up and that entity_host "
+            "and datastore_host point at it, or allow longer (submitter.retry_timeout_seconds, "
+            "prefstream submit --timeout)"
+        )
 
 
 def output_model_for(namespace: str, dataset_name: str) -> str:
@@ -212,7 +231,7 @@ class SubmissionFlow:
         await self.emitter.republish_pending(sub)
         try:
             await self._run_steps()
-        except (NemoError, InvalidDataset, DeadlineExceeded) as exc:
+        except (NemoError, InvalidDataset, DeadlineExceeded, PlatformUnavailable) as exc:
             await self._fail(exc)
         return sub
 
@@ -247,7 +266,10 @@ class SubmissionFlow:
 
     async def _step(self, what: str, fn: Callable[[], Awaitable[None]]) -> None:
         """Run a step until it gets through; an outage outlasting the client's retries
-        makes it wait and try again (creates look first) until the job deadline."""
+        makes it wait and try again (creates look first), until the job deadline or until
+        it has failed for ``retry_timeout_seconds``."""
+        limit = self.settings.retry_timeout_seconds
+        started = self._clock()
         while True:
             self._check_deadline(what)
             try:
@@ -256,9 +278,12 @@ class SubmissionFlow:
             except Transient as exc:
                 self.resumed = True
                 wait = self.settings.step_retry_seconds * random.uniform(0.5, 1.0)
+                failing = self._clock() - started
+                if failing + wait > limit:
+                    raise PlatformUnavailable(what, limit, exc) from exc
                 self._progress(
-                    f"{what}: NeMo platform unavailable ({describe(exc)}); "
-                    f"trying again in {wait:.1f}s"
+                    f"{what}: NeMo platform unavailable ({describe(exc)}); trying again in "
+                    f"{wait:.1f}s, giving up after {limit:g}s"
                 )
                 await self._sleep(wait)
 
@@ -550,18 +575,26 @@ class SubmissionFlow:
         if job_id is None:
             raise Permanent("internal: polling a submission without a job id")
         failures = 0
+        failing_since: float | None = None
         first = True
         while True:
             self._check_deadline(f"job {job_id}")
+            tried_at = self._clock()
             try:
                 progress = await self.platform.job_status(job_id)
             except NemoError as exc:
                 failures += 1
+                failing_since = tried_at if failing_since is None else failing_since
                 self.hooks.poll_error(sub, exc)
                 await self._status_unreadable(job_id, exc, failures)
-                await self._sleep(self._failure_backoff(failures))
+                backoff = self._failure_backoff(failures)
+                limit = self.settings.retry_timeout_seconds
+                if self._clock() - failing_since + backoff > limit:
+                    raise PlatformUnavailable(f"read status of job {job_id}", limit, exc) from exc
+                await self._sleep(backoff)
                 continue
             failures = 0
+            failing_since = None
             status = await self._apply(progress)
             if first:
                 crash_point("while_polling")

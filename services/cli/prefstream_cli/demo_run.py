@@ -7,17 +7,17 @@ agents would; the demo ends when ``demo.jobs_to_complete`` jobs have completed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from prefstream_config import PrefstreamConfig
 from prefstream_demo.agents import DemoStats, play_games
-from prefstream_events import JobStatus
+from prefstream_events import JobStatus, JobStatusEvent
 from prefstream_events.job_board import JobBoard
-from prefstream_kafka.readers import job_events
+from prefstream_kafka.readers import job_events, read_topic
 
 from prefstream_cli.stack import Stack, running_stack
 
@@ -68,6 +68,32 @@ async def _jobs(config: PrefstreamConfig, since: datetime, result: DemoResult) -
             return
 
 
+STOP_SECONDS = 30.0
+"""How long a demo task may take to stop after being told to, and again after being
+cancelled, before the stack is stopped without it (Ctrl-C must always end the demo)."""
+
+
+async def settle(
+    task: asyncio.Task[None],
+    seconds: float,
+    what: str,
+    say: Callable[[str, str], None],
+    *,
+    surface: bool = False,
+) -> None:
+    """Let ``task`` finish, cancel it after ``seconds``, and give up on it after as long
+    again (``asyncio.wait_for`` would wait for a cancelled task without a bound). With
+    ``surface``, a failure of the task is raised."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        say("demo", f"{what} did not stop within {2 * seconds:.0f}s; stopping the stack anyway")
+    elif surface and not task.cancelled() and task.exception() is not None:
+        task.result()
+
+
 async def run_demo(
     config: PrefstreamConfig, config_path: str | None, overrides: list[tuple[str, str]]
 ) -> DemoResult:
@@ -96,22 +122,72 @@ async def run_demo(
         finally:
             stop.set()
             jobs.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await jobs
-            await asyncio.wait_for(agents, timeout=60)
-        result.metrics = collect_metrics(stack)
+            await settle(jobs, STOP_SECONDS, "the job watcher", say)
+            await settle(agents, STOP_SECONDS, "the agents", say, surface=True)
+        published = sum(st.candidates for st in result.stats)
+        result.metrics = await collect_metrics(stack, published)
+        result.board = await final_board(stack.config, since, result.board)
     result.seconds = time.monotonic() - started
     return result
 
 
-def collect_metrics(stack: Stack) -> dict[str, float]:
+PAIRING_COUNTS = (
+    "records_total",
+    "candidates_paired_total",
+    "candidates_unpaired_total",
+    "candidates_open",
+    "duplicates_total",
+    "filtered_total",
+    "deadletter_total",
+    "pairs_total",
+)
+CATCH_UP_SECONDS = 30.0
+"""How long the summary waits for the pairing service to consume the last candidates."""
+
+
+async def collect_metrics(stack: Stack, published: int) -> dict[str, float]:
+    """The pairing and batcher counts, once the pairing service has consumed every
+    published candidate (or after ``CATCH_UP_SECONDS``): scraped at once, the last few
+    were still in flight and went unaccounted."""
     config = stack.config
     pairing = f"http://{config.pairing.http_host}:{config.pairing.http_port}/metrics"
     batcher = f"http://{config.batcher.http_host}:{config.batcher.http_port}/metrics"
-    return {
-        **scrape(pairing, ("candidates_total", "pairs_total", "deadletter_total")),
-        **scrape(batcher, ("datasets_total",)),
-    }
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    counts = await asyncio.to_thread(scrape, pairing, PAIRING_COUNTS)
+    while counts["records_total"] < published and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        counts = await asyncio.to_thread(scrape, pairing, PAIRING_COUNTS)
+    return {**counts, **await asyncio.to_thread(scrape, batcher, ("datasets_total",))}
+
+
+async def final_board(config: PrefstreamConfig, since: datetime, board: JobBoard) -> JobBoard:
+    """The jobs as the job-status topic ends now, as ``prefstream watch`` shows them: the
+    board followed during the demo stops at the job that ended it, so a job it last saw
+    ``queued`` may be ``pending`` or further by the summary."""
+    events = await read_topic(config.kafka, config.kafka.topics.jobs, JobStatusEvent)
+    final = JobBoard()
+    for event in events:
+        if event.updated_at >= since or event.job_key in board.jobs:
+            final.apply(event)
+    return final if final.jobs or not board.jobs else board
+
+
+def candidate_accounting(published: int, m: dict[str, float]) -> list[tuple[str, int]]:
+    """Every published candidate in exactly one place, in the pairing service's words. The
+    parts add up to ``published``: what it has not consumed yet is the rest."""
+    parts = [
+        ("paired", m.get("candidates_paired_total", 0)),
+        ("unpaired", m.get("candidates_unpaired_total", 0)),
+        ("duplicates", m.get("duplicates_total", 0)),
+        ("filtered", m.get("filtered_total", 0)),
+        ("in open windows", m.get("candidates_open", 0)),
+        ("dead-lettered", m.get("deadletter_total", 0)),
+    ]
+    counted = [(name, round(n)) for name, n in parts]
+    rest = published - sum(n for _, n in counted)
+    if rest:
+        counted.append(("not yet consumed" if rest > 0 else "counted twice (replayed)", abs(rest)))
+    return counted
 
 
 def summary(config: PrefstreamConfig, result: DemoResult) -> str:
@@ -123,8 +199,10 @@ def summary(config: PrefstreamConfig, result: DemoResult) -> str:
         f"prefstream demo finished in {result.seconds:.0f}s"
         + (" (timed out)" if result.timed_out else ""),
         f"  games played        {games}",
-        f"  candidates          {candidates} published, {m.get('candidates_total', 0):.0f} paired"
-        f" by the pairing service ({m.get('deadletter_total', 0):.0f} dead-lettered)",
+        f"  candidates          {candidates} published: "
+        + ", ".join(f"{n} {name}" for name, n in candidate_accounting(candidates, m)),
+        "    (paired: in a preference pair; unpaired: alone in their turn, or scores closer "
+        "than min_score_diff; filtered: another ttc_step_name)",
         f"  preference pairs    {m.get('pairs_total', 0):.0f}",
         f"  datasets cut        {m.get('datasets_total', 0):.0f}",
         f"  training jobs       {len(result.board.jobs)} "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+from prefstream_kafka.reachability import BrokerUnreachable
 
 from prefstream_cli.commands.broker import broker
 from prefstream_cli.commands.config_cmd import config_group
@@ -17,9 +20,20 @@ from prefstream_cli.commands.submit import submit
 from prefstream_cli.commands.ui import ui
 from prefstream_cli.commands.up import up
 from prefstream_cli.commands.watch import watch
+from prefstream_cli.options import EXIT_UNREACHABLE, fail
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Errors every command may hit, reported as one line with their own exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokerUnreachable as exc:
+            fail(str(exc), EXIT_UNREACHABLE)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="prefstream-cli", prog_name="prefstream")
 def cli() -> None:
     """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs."""

@@ -11,6 +11,8 @@ from prefstream_config import ConfigError, PrefstreamConfig, load_config
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 5
+"""The broker refused, never answered within kafka.request_timeout_ms, or went away."""
 
 
 def config_options(*, short_override: bool = True) -> Callable[[F], F]:
@@ -18,12 +20,13 @@ def config_options(*, short_override: bool = True) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         names = ["--set", "-o", "overrides"] if short_override else ["--set", "overrides"]
+        example = "-o" if short_override else "--set"
         func = click.option(
             *names,
             nargs=2,
             multiple=True,
             metavar="KEY VALUE",
-            help="Override a config value by dotted key, e.g. -o kafka.partitions 8.",
+            help=f"Override a config value by dotted key, e.g. {example} kafka.partitions 8.",
         )(func)
         return click.option(
             "--config",

@@ -8,50 +8,127 @@ demo's jobs complete). Children get the resolved settings through the same confi
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from prefstream_config import PrefstreamConfig
+from prefstream_config import NeMoCustomizerTrainerAdapterConfig, NmpLocalConfig, PrefstreamConfig
 from prefstream_config.loader import ENV_PREFIX
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import EmbeddedTansu
 
+from prefstream_cli.stack_ports import ANY_HOST, check_ports, stack_ports
 from prefstream_cli.supervisor import ChildSpec, Supervisor
 
 SERVICE_ORDER = ("pairing", "batcher", "submitter")
 LOCAL_NAMESPACE = "prefstream-local"
 LOCAL_CUSTOMIZATION_CONFIG = "meta/llama-3.2-1b-instruct@v1.0.0+A100"
+DEFAULT_NMP_LOCAL_PORT = NmpLocalConfig().port
 
 
 def nmp_local_url(config: PrefstreamConfig) -> str:
-    return f"http://{config.nmp_local.host}:{config.nmp_local.port}"
+    """Where clients reach nmp-local: the one address the submitter's NeMo hosts follow."""
+    host = config.nmp_local.host
+    if host in ANY_HOST:
+        host = "127.0.0.1"
+    return f"http://{host}:{config.nmp_local.port}"
 
 
 def web_view_url(config: PrefstreamConfig) -> str:
     return f"http://{config.ui.http_host}:{config.ui.http_port}/"
 
 
+def _endpoint(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with every loopback spelling as one host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host in ANY_HOST:
+        host = "127.0.0.1"
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            host = "127.0.0.1"
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return parts.scheme, host, port
+
+
+def targets_nmp_local(config: PrefstreamConfig, url: str) -> bool:
+    """True for nmp-local's address, and for the loopback address nmp-local has by default:
+    a config written for nmp-local at :8000 follows ``-o nmp_local.port``."""
+    scheme, host, port = _endpoint(url)
+    _, local_host, local_port = _endpoint(nmp_local_url(config))
+    return scheme == "http" and host == local_host and port in (local_port, DEFAULT_NMP_LOCAL_PORT)
+
+
+def _adapter_name(config: PrefstreamConfig) -> str:
+    adapter = config.adapter()
+    return next(name for name, value in config.trainer_adapters.items() if value is adapter)
+
+
 def needs_nmp_local(config: PrefstreamConfig) -> bool:
     """nmp-local runs unless a trainer adapter points at some other NeMo platform."""
-    return not config.has_adapter() or config.adapter().entity_host == nmp_local_url(config)
+    if not config.has_adapter():
+        return True
+    adapter = config.adapter()
+    return targets_nmp_local(config, adapter.entity_host) or targets_nmp_local(
+        config, adapter.datastore_host
+    )
+
+
+def local_adapter_hosts(config: PrefstreamConfig) -> dict[str, str]:
+    """Dotted keys -> values that point the submitter at nmp-local: a whole adapter when
+    none is configured, else those of the adapter's hosts that mean nmp-local."""
+    url = nmp_local_url(config)
+    if not config.has_adapter():
+        prefix = "trainer_adapters.local."
+        return {
+            f"{prefix}entity_host": url,
+            f"{prefix}datastore_host": url,
+            f"{prefix}namespace": LOCAL_NAMESPACE,
+            f"{prefix}customization_config": LOCAL_CUSTOMIZATION_CONFIG,
+        }
+    adapter = config.adapter()
+    prefix = f"trainer_adapters.{_adapter_name(config)}."
+    return {
+        prefix + key: url
+        for key, value in (
+            ("entity_host", adapter.entity_host),
+            ("datastore_host", adapter.datastore_host),
+        )
+        if targets_nmp_local(config, value)
+    }
 
 
 def local_adapter_env(config: PrefstreamConfig) -> dict[str, str]:
-    """Without any trainer adapter configured, point the submitter at nmp-local."""
-    if config.has_adapter():
-        return {}
-    prefix = "PREFSTREAM__TRAINER_ADAPTERS__LOCAL__"
-    url = nmp_local_url(config)
-    return {
-        f"{prefix}ENTITY_HOST": url,
-        f"{prefix}DATASTORE_HOST": url,
-        f"{prefix}NAMESPACE": LOCAL_NAMESPACE,
-        f"{prefix}CUSTOMIZATION_CONFIG": LOCAL_CUSTOMIZATION_CONFIG,
-    }
+    """:func:`local_adapter_hosts` as the ``PREFSTREAM__*`` variables the children read."""
+    return overrides_env(list(local_adapter_hosts(config).items()))
+
+
+def stack_config(config: PrefstreamConfig) -> PrefstreamConfig:
+    """``config`` as the stack's children resolve it (NeMo hosts following nmp-local)."""
+    hosts = local_adapter_hosts(config)
+    if not hosts:
+        return config
+    if not config.has_adapter():
+        adapter = NeMoCustomizerTrainerAdapterConfig.model_validate(
+            {key.rsplit(".", 1)[1]: value for key, value in hosts.items()}
+        )
+        return config.model_copy(update={"trainer_adapters": {"local": adapter}})
+    name = _adapter_name(config)
+    adapter = config.adapter().model_copy(
+        update={key.rsplit(".", 1)[1]: value for key, value in hosts.items()}
+    )
+    return config.model_copy(
+        update={"trainer_adapters": {**config.trainer_adapters, name: adapter}}
+    )
 
 
 def local_state_paths(config: PrefstreamConfig) -> list[Path]:
@@ -147,6 +224,7 @@ async def running_stack(
     *,
     out: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Stack]:
+    check_ports(stack_ports(config, with_nmp_local=needs_nmp_local(config)))
     broker: EmbeddedTansu | None = None
     env: dict[str, str] = {
         "PREFSTREAM__LOGGING__FORMAT": config.logging.format,
@@ -163,6 +241,7 @@ async def running_stack(
     else:
         bootstrap = config.kafka.bootstrap_servers
     env.update(local_adapter_env(config))
+    config = stack_config(config)
     supervisor = Supervisor(child_specs(config, config_path, env), out=out)
     try:
         supervisor.say("up", f"Kafka at {bootstrap}" + (" (embedded Tansu)" if broker else ""))

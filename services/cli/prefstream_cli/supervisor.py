@@ -2,16 +2,24 @@
 
 ``prefstream up`` runs every service as its own process (as compose would), so a crash or
 a ``kill -9`` of one service exercises exactly the recovery paths production relies on.
+
+No child outlives the supervisor: each runs in its own session (a terminal's Ctrl-C
+reaches only the supervisor, which stops them in order), and on Linux gets SIGTERM from
+the kernel when the supervisor dies however it dies (``PR_SET_PDEATHSIG``). Output that
+can no longer be written (``| head``, a closed terminal, ``| tee`` killed by the same
+Ctrl-C) is dropped instead of aborting the shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +29,31 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 COLORS = ("36", "35", "33", "32", "34", "31")
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM the child when this process dies.
+
+    The signal follows the thread that forked, so it is only set from the main thread (a
+    worker thread's exit would stop the child). None where Linux's prctl is unavailable.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return preexec
 
 
 @dataclass
@@ -66,13 +99,21 @@ class Supervisor:
         self._max_backoff_s = max_backoff_s
         self._stop_timeout_s = stop_timeout_s
         self._stopping = False
+        self._silenced = False
         self._watchers: list[asyncio.Task[None]] = []
 
     def say(self, name: str, message: str, color: str = "") -> None:
+        """Write one prefixed line; once the output is gone, drop lines (and keep going)."""
+        if self._silenced:
+            return
         prefix = f"{name:>{self._width}} |"
         if color:
             prefix = f"\x1b[{color}m{prefix}\x1b[0m"
-        self._out(f"{prefix} {message}")
+        try:
+            self._out(f"{prefix} {message}")
+        except OSError:  # BrokenPipeError, EIO from a hung-up terminal
+            self._silenced = True
+            _discard_stdout()
 
     def pid(self, name: str) -> int | None:
         for child in self._children:
@@ -97,6 +138,7 @@ class Supervisor:
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **spec.env},
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         child.started_at = time.monotonic()
         child.pump = asyncio.create_task(self._pump(child, child.process))
@@ -168,6 +210,15 @@ class Supervisor:
             code = process.returncode
             graceful = code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once drained
             self.say("up", f"stopped {child.spec.name}" + ("" if graceful else f" (code {code})"))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the
+    broken pipe either (stderr is left alone: it may still reach a terminal)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _http_ok(url: str) -> bool:

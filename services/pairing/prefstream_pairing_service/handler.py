@@ -96,6 +96,11 @@ class PairingService:
         self._acked_letters: OrderedDict[str, None] = OrderedDict()
         self._store_ok = True
         """False after the store failed fatally: it is reopened before anything else."""
+        metrics.candidates_open.set_function(self._open_candidates)
+
+    def _open_candidates(self) -> float:
+        """At scrape time: summing on every batch would cost what the gauge is rarely read for."""
+        return float(sum(len(w.candidates) for w in self.processor.windows.open.values()))
 
     @property
     def healthy(self) -> bool:
@@ -254,6 +259,8 @@ class PairingService:
         m.filtered_total.inc(fx.filtered)
         m.duplicates_total.inc(fx.duplicates)
         m.late_total.inc(fx.late)
+        m.candidates_paired_total.inc(fx.paired)
+        m.candidates_unpaired_total.inc(fx.unpaired)
         if fx.skewed:
             m.clock_skew_total.inc(fx.skewed)
         m.pairs_total.inc(len(fx.pairs))

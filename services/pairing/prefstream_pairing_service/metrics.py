@@ -46,6 +46,20 @@ class PairingMetrics:
         self.duplicates_total = Counter(
             "duplicates_total", "Candidates already held (replays, resends).", registry=r
         )
+        self.candidates_paired_total = Counter(
+            "candidates_paired_total",
+            "Candidates of closed windows that are in at least one pair.",
+            registry=r,
+        )
+        self.candidates_unpaired_total = Counter(
+            "candidates_unpaired_total",
+            "Candidates of closed windows in no pair (a single candidate, or scores closer "
+            "than min_score_diff).",
+            registry=r,
+        )
+        self.candidates_open = Gauge(
+            "candidates_open", "Candidates held in windows still open.", registry=r
+        )
         self.pairs_total = Counter("pairs_total", "Pairs written and published.", registry=r)
         self.late_total = Counter("late_total", "Candidates of closed windows.", registry=r)
         self.deadletter_total = Counter(

@@ -61,6 +61,10 @@ class Effects:
     filtered: int = 0
     duplicates: int = 0
     late: int = 0
+    paired: int = 0
+    """Candidates of the windows closed here (and late ones) that are in some pair."""
+    unpaired: int = 0
+    """... in no pair: a single candidate, or scores closer than min_score_diff."""
     records: int = 0
     skewed: int = 0
     seq: int = 0
@@ -310,6 +314,10 @@ class Processor:
                 _candidate_row(wk, c, w.home, late=False, window_prompt=window_prompt)
             )
         self._emit(wk, pairs, fx, now)
+        in_pairs = {i for p in pairs for i in (p.chosen_index, p.rejected_index)}
+        paired = sum(1 for i in indices if i in in_pairs)
+        fx.paired += paired
+        fx.unpaired += len(indices) - paired
         self.cache.put(wk, ClosedWindow(candidate_indices=set(indices), pair_ids=set(pair_ids)))
         self.bloom.add(wk)
         self._pending[wk] = (fx.seq, cands)
@@ -353,6 +361,11 @@ class Processor:
                 _candidate_row(x.window_key, x.candidate, x.partition, late=True)
             )
             self._emit(x.window_key, new, fx, now)
+            mine = x.candidate.candidate_index
+            if any(mine in (p.chosen_index, p.rejected_index) for p in new):
+                fx.paired += 1
+            else:
+                fx.unpaired += 1
             self._pending[x.window_key] = (fx.seq, list(cands))
             updates[x.window_key] = WindowUpdate(
                 window_key=x.window_key,

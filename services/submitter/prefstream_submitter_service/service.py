@@ -48,6 +48,7 @@ def retry_policy(config: PrefstreamConfig, metrics: SubmitterMetrics) -> RetryPo
         attempts=sub.retry_attempts,
         max_seconds=sub.retry_max_seconds,
         initial_seconds=min(0.5, max(sub.retry_max_seconds, 0.01)),
+        deadline_seconds=sub.retry_timeout_seconds,
         on_retry=lambda what, exc: metrics.api_retries_total.inc(),
     )
 
@@ -120,7 +121,10 @@ class SubmitterService:
             emitter=emitter,
             platform=client,
             settings=FlowSettings.from_adapter(
-                adapter, step_retry_seconds=settings.retry_max_seconds, start_from=start_from
+                adapter,
+                step_retry_seconds=settings.retry_max_seconds,
+                retry_timeout_seconds=settings.retry_timeout_seconds,
+                start_from=start_from,
             ),
             max_concurrent_jobs=settings.max_concurrent_jobs,
             queue_policy=settings.queue_policy,

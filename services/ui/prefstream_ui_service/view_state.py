@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from prefstream_events import JobStatus, JobStatusEvent
 from prefstream_events.boards import BoardEvent, Boards
-
-from prefstream_ui_service.eta import Observation
+from prefstream_events.eta import Observation
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import Any
 
 from prefstream_events import EvaluationEvent, JobStatus, JobStatusEvent, MetricPoint
 from prefstream_events.boards import ReasonCount
+from prefstream_events.eta import duration, job_eta
 from prefstream_events.promotions import PromotionBoard
 
 from prefstream_ui_service.charts import WIDE, Chart, Line, line_chart
-from prefstream_ui_service.eta import duration, job_eta
 from prefstream_ui_service.view_state import ViewState
 
 OVERLAY_JOBS = 6

@@ -19,6 +19,7 @@ from prefstream_config import PrefstreamConfig
 from prefstream_datasets import MANIFEST, STAGING, Manifest, read_manifest
 from prefstream_events import CutRequest, DatasetReady, ce_headers, encode
 from prefstream_kafka import make_broker
+from prefstream_kafka.reachability import run_guarded
 from prefstream_kafka.readers import DatasetWatcher
 
 from prefstream_cli.options import config_options, fail, resolve_config
@@ -49,7 +50,8 @@ def cut(
     """
     config = resolve_config(config_path, overrides)
     request = CutRequest(request_id=uuid.uuid4().hex, policy_models=list(policy_models) or None)
-    event = asyncio.run(request_cut(config, request, wait=wait, wait_seconds=timeout))
+    cutting = request_cut(config, request, wait=wait, wait_seconds=timeout)
+    event = asyncio.run(run_guarded(config.kafka, cutting))
     if not wait:
         click.echo(f"cut requested: {request.request_id}")
         return

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
-from prefstream_events import InvalidEvent
 from prefstream_pairing import OfflineBuilder, PairingOptions
 from prefstream_pairing.offline_writer import (
     WriterProcessFailed,
@@ -22,6 +21,12 @@ from prefstream_pairing.offline_writer import (
     write_pairs_forked,
 )
 
+from prefstream_cli.invalid_lines import (
+    EXIT_INVALID,
+    max_invalid_option,
+    report_invalid,
+    too_many_invalid,
+)
 from prefstream_cli.options import config_options, fail, resolve_config
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,6 +105,7 @@ def _bool(name: str) -> Callable[[F], F]:
     show_default=True,
     help="Processes that compute and write the pairs (the output order is the same).",
 )
+@max_invalid_option
 @config_options(short_override=False)
 def build(
     input_path: str,
@@ -113,6 +119,7 @@ def build(
     late_policy: str | None,
     progress: bool | None,
     jobs: int,
+    max_invalid: int,
     config_path: str | None,
     overrides: tuple[tuple[str, str], ...],
 ) -> None:
@@ -121,7 +128,8 @@ def build(
     Builder options come from the config (--config, --set KEY VALUE; -o is the output
     here) and are overridden by the flags named like the config keys. Invalid lines are
     reported on stderr with their line number and skipped; a JSON summary line of counts
-    ends the run on stderr.
+    ends the run on stderr. Any invalid line (more than --max-invalid) makes it exit 3,
+    after the pairs of the valid ones were written.
     """
     cfg = resolve_config(config_path, overrides)
     builder = cfg.builder()
@@ -141,14 +149,11 @@ def build(
     except ValueError as exc:
         fail(f"invalid builder option: {exc}", 2)
 
-    def report(lineno: int, exc: InvalidEvent) -> None:
-        click.echo(f"{input_path}:{lineno}: invalid ({exc.reason}): {exc.detail[:300]}", err=True)
-
     pairing = OfflineBuilder(
         options,
         max_bytes=cfg.kafka.max_record_bytes,
         late_policy=late_policy or cfg.pairing.late_policy,
-        on_invalid=report,
+        on_invalid=lambda lineno, exc: report_invalid(input_path, lineno, exc),
     )
     use_progress = sys.stderr.isatty() if progress is None else progress
     try:
@@ -170,4 +175,10 @@ def build(
     else:
         with Path(output_path).open("wb") as out:
             write_pairs(pairing, out, None)
-    click.echo(json.dumps({"summary": pairing.summary.as_dict()}), err=True)
+    summary = pairing.summary
+    problem = too_many_invalid(summary.invalid, summary.lines, max_invalid)
+    if problem:
+        click.secho(f"error: {problem}", fg="red", err=True)
+    click.echo(json.dumps({"summary": summary.as_dict()}), err=True)  # the last line, always
+    if problem:
+        raise SystemExit(EXIT_INVALID)

@@ -10,7 +10,9 @@ import click
 from prefstream_config import PrefstreamConfig
 from prefstream_events import CandidateEvent, InvalidEvent, decode
 from prefstream_kafka import CandidatePublisher, ensure_topics
+from prefstream_kafka.reachability import run_guarded
 
+from prefstream_cli.invalid_lines import check_invalid, max_invalid_option, report_invalid
 from prefstream_cli.options import config_options, resolve_config
 
 CHUNK = 5000
@@ -44,7 +46,7 @@ async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
             for number, result in read_candidates(lines, max_bytes=config.kafka.max_record_bytes):
                 if isinstance(result, InvalidEvent):
                     invalid += 1
-                    click.echo(f"{path}:{number}: {result}", err=True)
+                    report_invalid(path, number, result)
                     continue
                 batch.append(result)
                 if len(batch) >= CHUNK:
@@ -58,11 +60,17 @@ async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
 
 @click.command("publish")
 @click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@max_invalid_option
 @config_options()
-def publish(path: Path, config_path: str | None, overrides: tuple[tuple[str, str], ...]) -> None:
-    """Validate and publish CandidateEvents (one JSON object per line), keyed by example_id."""
+def publish(
+    path: Path, max_invalid: int, config_path: str | None, overrides: tuple[tuple[str, str], ...]
+) -> None:
+    """Validate and publish CandidateEvents (one JSON object per line), keyed by example_id.
+
+    Invalid lines are reported on stderr and never sent; any (more than --max-invalid)
+    makes the run exit 3 after the valid ones were published.
+    """
     config = resolve_config(config_path, overrides)
-    published, invalid = asyncio.run(publish_file(config, path))
+    published, invalid = asyncio.run(run_guarded(config.kafka, publish_file(config, path)))
     click.echo(f"published {published} candidate events, {invalid} invalid lines skipped")
-    if invalid and not published:
-        raise SystemExit(1)
+    check_invalid(invalid, published + invalid, max_invalid)

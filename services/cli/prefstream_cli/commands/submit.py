@@ -32,6 +32,16 @@ from prefstream_cli.options import EXIT_CONFIG, config_options, fail, resolve_co
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+DEFAULT_TIMEOUT_SECONDS = 300.0
+
+
+def _log_settings(config: PrefstreamConfig) -> tuple[str, str]:
+    """``logging.level``/``logging.format`` where the config sets them; otherwise warnings
+    as text, so a terminal shows retries and their causes among the progress lines."""
+    given = config.logging.model_fields_set
+    level = config.logging.level if "level" in given else "WARNING"
+    fmt = config.logging.format if "format" in given else "text"
+    return level, fmt
 
 
 def describe(event: JobStatusEvent) -> str:
@@ -87,13 +97,18 @@ async def submit_dataset(
     dataset: DatasetReady,
     *,
     as_json: bool,
+    retry_timeout: float,
 ) -> Submission:
+    """``retry_timeout`` bounds every wait on a failing platform: each call's retries and each
+    step's tries again (``submitter.retry_timeout_seconds`` for this one command)."""
     ledger = Ledger(":memory:")
     sub = ledger.add(dataset)
     if sub is None:  # pragma: no cover - a fresh in-memory ledger knows nothing
         raise RuntimeError("empty ledger already holds the dataset")
     policy = RetryPolicy(
-        attempts=config.submitter.retry_attempts, max_seconds=config.submitter.retry_max_seconds
+        attempts=config.submitter.retry_attempts,
+        max_seconds=config.submitter.retry_max_seconds,
+        deadline_seconds=retry_timeout,
     )
     client = NemoClient.from_config(adapter, policy=policy)
     try:
@@ -102,7 +117,9 @@ async def submit_dataset(
             platform=client,
             emitter=Emitter(ledger, TerminalSink(as_json=as_json), namespace=adapter.namespace),
             settings=FlowSettings.from_adapter(
-                adapter, step_retry_seconds=config.submitter.retry_max_seconds
+                adapter,
+                step_retry_seconds=config.submitter.retry_max_seconds,
+                retry_timeout_seconds=retry_timeout,
             ),
             resumed=True,
             hooks=FlowHooks(progress=lambda s, text: _progress(s, text, as_json=as_json)),
@@ -126,6 +143,16 @@ def _succeeded(sub: Submission, adapter: NeMoCustomizerTrainerAdapterConfig) -> 
 @click.argument("dataset_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @config_options()
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 1) when the NeMo platform keeps failing (unreachable, 5xx, timeouts) "
+    "for SECONDS in one step or while reading the job's status. Training time is bounded by "
+    "the adapter's job_timeout_seconds instead.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -136,6 +163,7 @@ def submit(
     dataset_dir: Path,
     config_path: str | None,
     overrides: tuple[tuple[str, str], ...],
+    timeout: float,
     as_json: bool,
 ) -> None:
     """Submit DATASET_DIR to NeMo Customizer and follow the job until it ends.
@@ -151,7 +179,7 @@ def submit(
         adapter = config.adapter()
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
-    configure_logging("submit", "WARNING", "text")
+    configure_logging("submit", *_log_settings(config))
     explicit_name = adapter.dataset_name if "dataset_name" in adapter.model_fields_set else None
     try:
         dataset = dataset_from_directory(dataset_dir, name=explicit_name)
@@ -164,7 +192,9 @@ def submit(
             f"to {adapter.entity_host}"
         )
     try:
-        sub = asyncio.run(submit_dataset(config, adapter, dataset, as_json=as_json))
+        sub = asyncio.run(
+            submit_dataset(config, adapter, dataset, as_json=as_json, retry_timeout=timeout)
+        )
     except KeyboardInterrupt:
         click.echo(
             "interrupted: a job already created keeps running in NeMo Customizer; run the "
@@ -176,4 +206,7 @@ def submit(
         if not as_json:
             click.echo(f"job {sub.job_id} completed: output model {sub.output_model}")
         return
-    fail(f"job {sub.job_id or '(none)'} ended {sub.status.value}: {sub.error or 'no reason given'}")
+    reason = sub.error or "no reason given"
+    if sub.job_id is None:
+        fail(f"no job was created: {reason}")
+    fail(f"job {sub.job_id} ended {sub.status.value}: {reason}")

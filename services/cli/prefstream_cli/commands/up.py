@@ -1,4 +1,9 @@
-"""``prefstream up``: the whole stack, supervised, until Ctrl-C."""
+"""``prefstream up``: the whole stack, supervised, until Ctrl-C.
+
+Exit status: 130 after Ctrl-C (SIGINT), 143 after SIGTERM, 129 after SIGHUP (128 + the
+signal, as a shell reports a process the signal ended, and as ``prefstream submit``
+does), each once every child has stopped; 1 when a port the stack needs is taken.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,30 @@ import click
 
 from prefstream_cli.options import config_options, fail, resolve_config
 from prefstream_cli.stack import local_state_paths, remove_local_state, running_stack
+from prefstream_cli.stack_ports import PortInUse
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-async def run_until_signalled(config_path: str | None, overrides: list[tuple[str, str]]) -> None:
+async def run_until_signalled(config_path: str | None, overrides: list[tuple[str, str]]) -> int:
+    """Run the stack until one of :data:`STOP_SIGNALS`; return the signal's number."""
     config = resolve_config(config_path, overrides)
     stop = asyncio.Event()
+    received: list[int] = []
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
     async with running_stack(config, config_path, overrides) as stack:
-        stack.supervisor.say("up", "everything is running; Ctrl-C stops it")
+        if not stop.is_set():
+            stack.supervisor.say("up", "everything is running; Ctrl-C stops it")
         await stop.wait()
         stack.supervisor.say("up", "stopping: services drain and commit, then the broker stops")
+    return received[0]
 
 
 @click.command("up")
@@ -47,4 +64,8 @@ def up(fresh: bool, config_path: str | None, overrides: tuple[tuple[str, str], .
                 + "): run `prefstream up --fresh` to remove it, or set kafka.bootstrap_servers "
                 "to the broker that state belongs to."
             )
-    asyncio.run(run_until_signalled(config_path, list(overrides)))
+    try:
+        sig = asyncio.run(run_until_signalled(config_path, list(overrides)))
+    except PortInUse as exc:
+        fail(str(exc))
+    raise SystemExit(128 + sig)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 
 import click
 from prefstream_config import KafkaConfig
@@ -17,8 +19,10 @@ from prefstream_events import (
     PromotionBoard,
 )
 from prefstream_events.boards import Boards
-from prefstream_events.job_board import JobBoard
+from prefstream_events.eta import JobClock, duration, epochs_planned, job_eta
+from prefstream_events.job_board import JobBoard, natural_key
 from prefstream_kafka.evaluations import follow_evaluations
+from prefstream_kafka.reachability import run_guarded
 from prefstream_kafka.readers import TopicFollower, job_events, read_topic
 from rich.console import Console, Group
 from rich.live import Live
@@ -79,39 +83,89 @@ def render_evaluations(board: PromotionBoard) -> Table:
     return table
 
 
-def render(board: JobBoard | Boards) -> Group:
+def render(
+    board: JobBoard | Boards,
+    *,
+    clock: JobClock | None = None,
+    now: datetime | None = None,
+    pattern: str | None = None,
+    limit: int | None = None,
+) -> Group:
     boards = board if isinstance(board, Boards) else Boards(jobs=board)
+    jobs = render_jobs(
+        boards,
+        clock or JobClock(),
+        now or datetime.now(UTC),
+        selected_jobs(boards.jobs, pattern, limit),
+    )
     if boards.evaluations.evaluations:
-        return Group(render_jobs(boards.jobs), render_evaluations(boards.evaluations))
-    return Group(render_jobs(boards.jobs))
+        return Group(jobs, render_evaluations(boards.evaluations))
+    return Group(jobs)
 
 
-def render_jobs(board: JobBoard) -> Table:
+def matches(job: JobStatusEvent, pattern: str | None) -> bool:
+    """A shell pattern (``ttt-*``) against the dataset name, the job id or the job key."""
+    if pattern is None:
+        return True
+    names = (job.dataset_name, job.job_id or "", job.job_key)
+    return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+
+def selected_jobs(
+    board: JobBoard, pattern: str | None = None, limit: int | None = None
+) -> list[JobStatusEvent]:
+    """The jobs matching ``pattern``; with ``limit``, only the most recently updated ones
+    (the topic replays every job ever run). In natural order of dataset name."""
+    jobs = [job for job in board.jobs.values() if matches(job, pattern)]
+    if limit is not None:
+        jobs = sorted(jobs, key=lambda j: j.updated_at, reverse=True)[:limit]
+    return sorted(jobs, key=lambda j: (natural_key(j.dataset_name), natural_key(j.job_key)))
+
+
+def epochs_text(job: JobStatusEvent) -> str:
+    planned = epochs_planned(job)
+    if job.epochs_completed is None:
+        return "" if planned is None else f"0 of {planned}"
+    return str(job.epochs_completed) if planned is None else f"{job.epochs_completed} of {planned}"
+
+
+def render_jobs(
+    boards: Boards, clock: JobClock, now: datetime, jobs: list[JobStatusEvent]
+) -> Table:
+    """Names and ids fold rather than being cut; the percentage never wraps away."""
     table = Table(title="prefstream jobs", expand=True)
-    for column in (
-        "dataset",
-        "status",
-        "progress",
-        "epochs",
-        "train loss",
-        "val loss",
-        "deployment",
-    ):
-        table.add_column(column)
-    for job in board.ordered():
+    table.add_column("dataset", overflow="fold", ratio=3)
+    table.add_column("job", overflow="fold", ratio=3)
+    table.add_column("status", overflow="fold", min_width=9, ratio=2)
+    table.add_column("progress", no_wrap=True, min_width=6, ratio=2)
+    table.add_column("epochs", no_wrap=True)
+    table.add_column("time, ETA", overflow="fold", ratio=2)
+    table.add_column("loss train / val", overflow="fold", ratio=2)
+    table.add_column("deployment", overflow="fold", ratio=2)
+    for job in jobs:
         pct = job.percentage_done or (100.0 if job.status.value == "completed" else 0.0)
-        bar = Group(ProgressBar(total=100, completed=pct, width=20), Text(f"{pct:5.1f}%"))
+        bar = Group(Text(f"{pct:.1f}%"), ProgressBar(total=100, completed=pct, width=10))
         deployment = f"{job.deployment.name}: {job.deployment.status}" if job.deployment else ""
         status = Text(job.status.value, style=STATUS_STYLE.get(job.status.value, ""))
         if job.error:
             status.append(f"\n{job.error[:120]}", style="red")
+        elapsed = clock.elapsed(job, now)
+        train = boards.curves.curves(job.job_key).get("train_loss", [])
+        eta = job_eta(job, train, clock.first_progress.get(job.job_key), now)
+        times = "" if elapsed is None else duration(elapsed)
+        if eta is not None:
+            times += f"\n~{duration(eta.remaining_seconds)}"
+        losses = " / ".join(
+            "-" if loss is None else f"{loss:.4f}" for loss in (job.train_loss, job.val_loss)
+        )
         table.add_row(
             job.dataset_name,
+            job.job_id or "",
             status,
             bar,
-            "" if job.epochs_completed is None else str(job.epochs_completed),
-            "" if job.train_loss is None else f"{job.train_loss:.4f}",
-            "" if job.val_loss is None else f"{job.val_loss:.4f}",
+            epochs_text(job),
+            times,
+            "" if job.train_loss is None and job.val_loss is None else losses,
             deployment,
         )
     return table
@@ -167,13 +221,16 @@ async def watch_jobs(
     as_json: bool,
     exit_after: int | None,
     console: Console | None = None,
+    pattern: str | None = None,
+    limit: int | None = None,
 ) -> None:
-    boards = Boards()
-    events = watched_events(kafka, from_beginning=from_beginning, curves=as_json)
+    boards, clock = Boards(), JobClock()
+    events = watched_events(kafka, from_beginning=from_beginning, curves=True)
     try:
         if as_json:
             async for event in events:
-                if boards.apply(event):
+                shown = not isinstance(event, JobStatusEvent) or matches(event, pattern)
+                if boards.apply(event) and shown:
                     click.echo(event.model_dump_json())
                 if exit_after is not None and _terminal(boards.jobs) >= exit_after:
                     # The topics interleave freely: the last points of a finished job may
@@ -184,10 +241,16 @@ async def watch_jobs(
                             click.echo(chunk.model_dump_json())
                     return
             return
-        with Live(render(boards), console=console or Console(), refresh_per_second=4) as live:
+
+        def view() -> Group:
+            return render(boards, clock=clock, pattern=pattern, limit=limit)
+
+        with Live(view(), console=console or Console(), refresh_per_second=4) as live:
             async for event in events:
+                if isinstance(event, JobStatusEvent):
+                    clock.observe(event)
                 if boards.apply(event):
-                    live.update(render(boards))
+                    live.update(view())
                 if exit_after is not None and _terminal(boards.jobs) >= exit_after:
                     return
     finally:
@@ -218,21 +281,41 @@ def _terminal(board: JobBoard) -> int:
     default=None,
     help="Exit once this many jobs have reached a terminal state.",
 )
+@click.option(
+    "--filter",
+    "pattern",
+    default=None,
+    metavar="PATTERN",
+    help="Only jobs whose dataset name, job id or job key matches this shell pattern "
+    "(e.g. 'tictactoe-*').",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show only this many jobs, the most recently updated (the topic replays every job).",
+)
 @config_options()
 def watch(
     from_beginning: bool,
     as_json: bool,
     exit_after: int | None,
+    pattern: str | None,
+    limit: int | None,
     config_path: str | None,
     overrides: tuple[tuple[str, str], ...],
 ) -> None:
-    """Show every training job live (status, progress, epochs, losses, deployment) and every
-    evaluated model (wins/draws/losses per opponent, illegal moves, score vs the baseline,
-    promoted or rejected)."""
+    """Show every training job live (job id, status, progress, epochs done of planned,
+    elapsed time and ETA, losses, deployment) and every evaluated model (wins/draws/losses
+    per opponent, illegal moves, score vs the baseline, promoted or rejected)."""
     config = resolve_config(config_path, overrides)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            watch_jobs(
-                config.kafka, from_beginning=from_beginning, as_json=as_json, exit_after=exit_after
-            )
+        watching = watch_jobs(
+            config.kafka,
+            from_beginning=from_beginning,
+            as_json=as_json,
+            exit_after=exit_after,
+            pattern=pattern,
+            limit=limit,
         )
+        asyncio.run(run_guarded(config.kafka, watching))

@@ -1,4 +1,5 @@
-"""When a running job will finish, from how fast its progress has moved.
+"""When a running job will finish, from how fast its progress has moved, and how long it has
+run. Shared by the web view and ``prefstream watch``.
 
 Two clocks can tell: the platform's own timestamps on the job's curve points (they survive
 a replay: the job-metrics topic keeps every chunk), and the times at which the view saw
@@ -9,10 +10,11 @@ the job's percentage move (lost after compaction, so only a fallback). Either gi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prefstream_events import JobStatus, JobStatusEvent, MetricPoint
+from prefstream_events.job_metrics import MetricPoint
+from prefstream_events.models import JobStatus, JobStatusEvent
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,41 @@ def duration(seconds: float) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+@dataclass
+class JobClock:
+    """What a viewer saw of each job over time: when it first saw it (elapsed) and its
+    first progress while running (the ETA's fallback). A compacted replay shows only each
+    job's latest state, so a replayed finished job has no elapsed time."""
+
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    first_progress: dict[str, Observation] = field(default_factory=dict)
+
+    def observe(self, job: JobStatusEvent) -> None:
+        seen = self.first_seen.get(job.job_key)
+        if seen is None or job.updated_at < seen:
+            self.first_seen[job.job_key] = job.updated_at
+        if (
+            job.status is JobStatus.RUNNING
+            and job.percentage_done is not None
+            and job.job_key not in self.first_progress
+        ):
+            self.first_progress[job.job_key] = Observation(job.updated_at, job.percentage_done)
+
+    def elapsed(self, job: JobStatusEvent, now: datetime) -> float | None:
+        """Seconds from first seen to the end (terminal) or ``now``; None when seen once
+        in a terminal state."""
+        seen = self.first_seen.get(job.job_key)
+        if seen is None:
+            return None
+        end = job.updated_at if job.status.terminal else now
+        if job.status.terminal and end <= seen:
+            return None
+        return max(0.0, (end - seen).total_seconds())
+
+
+def epochs_planned(job: JobStatusEvent) -> int | None:
+    """The ``epochs`` hyperparameter the job was created with, when known."""
+    epochs = (job.hyperparameters or {}).get("epochs")
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
