@@ -22,6 +22,14 @@ def as_argv(overrides: list[tuple[str, str]]) -> list[str]:
     return argv
 
 
+def ctrl_c_reaches_it() -> None:
+    """In the child, before exec: a test runner started in the background by a shell
+    without job control (``make test &``) ignores SIGINT, children inherit that, and Python
+    then installs no KeyboardInterrupt handler, so ``stop`` would never reach the command
+    (seen in CI: the demo outlived its 120 s). Ctrl-C must work as at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class CliProcess:
     """A ``prefstream`` command on the demo config, in the background, its output collected
     line by line; ``stop`` is Ctrl-C, then up to ``stop_timeout`` seconds to exit."""
@@ -43,6 +51,7 @@ class CliProcess:
             stderr=subprocess.STDOUT,
             text=True,
             cwd=ROOT,
+            preexec_fn=ctrl_c_reaches_it,
         )
         self.stop_timeout = stop_timeout
         self.lines: list[str] = []
