@@ -319,3 +319,26 @@ async def jobs_for(base_url: str, output_model: str) -> list[dict[str, Any]]:
         if page >= body["pagination"]["total_pages"]:
             return found
         page += 1
+
+
+def submit_config(
+    path: Path, base_url: str, *, submitter: Mapping[str, Any] | None = None, **adapter: Any
+) -> Path:
+    """A config for ``prefstream submit``: one adapter at ``base_url`` (``adapter`` adds or
+    overrides its keys) and, when given, a ``submitter`` section."""
+    config: dict[str, Any] = {
+        "trainer_adapters": {
+            "nemo": {
+                "_type": "nemo_customizer_trainer_adapter",
+                "entity_host": base_url,
+                "datastore_host": base_url,
+                "namespace": "cli",
+                "customization_config": CUSTOMIZATION_CONFIG,
+                **adapter,
+            }
+        }
+    }
+    if submitter is not None:
+        config["submitter"] = dict(submitter)
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from prefstream_events import JobCurves, JobMetricsEvent, JobStatus, JobStatusEvent
 from prefstream_nmp_local.testing import NmpLocalProcess
 
 from .conftest import set_faults
-from .harness import CUSTOMIZATION_CONFIG, jobs_for, write_rows
+from .harness import jobs_for, submit_config, write_rows
 
 
 @dataclass
@@ -27,26 +26,14 @@ class Run:
 
 
 def cli_config(path: Path, base_url: str, **adapter: Any) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "trainer_adapters": {
-                    "nemo": {
-                        "_type": "nemo_customizer_trainer_adapter",
-                        "entity_host": base_url,
-                        "datastore_host": base_url,
-                        "namespace": "cli",
-                        "customization_config": CUSTOMIZATION_CONFIG,
-                        "hyperparameters": {"epochs": 1},
-                        "poll_interval_seconds": 0.2,
-                        **adapter,
-                    }
-                },
-                "submitter": {"retry_max_seconds": 0.5},
-            }
-        )
+    return submit_config(
+        path,
+        base_url,
+        submitter={"retry_max_seconds": 0.5},
+        hyperparameters={"epochs": 1},
+        poll_interval_seconds=0.2,
+        **adapter,
     )
-    return path
 
 
 async def submit(*args: str) -> Run:

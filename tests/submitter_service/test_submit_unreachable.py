@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .harness import CUSTOMIZATION_CONFIG, write_rows
+from .harness import submit_config, write_rows
 
 TIMEOUT_S = 4
 STARTUP_ALLOWANCE_S = 10
@@ -42,22 +41,7 @@ def refused_url() -> Iterator[str]:
 
 def config_for(path: Path, base_url: str) -> Path:
     """The adapter only: the submitter's retry settings are left at their defaults."""
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "trainer_adapters": {
-                    "nemo": {
-                        "_type": "nemo_customizer_trainer_adapter",
-                        "entity_host": base_url,
-                        "datastore_host": base_url,
-                        "namespace": "cli",
-                        "customization_config": CUSTOMIZATION_CONFIG,
-                    }
-                }
-            }
-        )
-    )
-    return path
+    return submit_config(path, base_url)
 
 
 async def submit(*args: str) -> Run:

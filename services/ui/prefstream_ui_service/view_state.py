@@ -10,37 +10,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prefstream_events import JobStatus, JobStatusEvent
+from prefstream_events import JobStatusEvent
 from prefstream_events.boards import BoardEvent, Boards
-from prefstream_events.eta import Observation
+from prefstream_events.eta import JobClock, Observation
 
 
 @dataclass
 class ViewState:
     boards: Boards = field(default_factory=Boards)
     version: int = 0
-    first_progress: dict[str, Observation] = field(default_factory=dict)
-    """Per job, its percentage when the view first saw it running (the ETA's fallback)."""
+    clock: JobClock = field(default_factory=JobClock)
+    """What the view saw of each job over time (the ETA's fallback), as ``watch`` keeps it."""
+
+    @property
+    def first_progress(self) -> dict[str, Observation]:
+        """Per job, its percentage when the view first saw it running."""
+        return self.clock.first_progress
 
     def apply(self, event: BoardEvent) -> bool:
         changed = self.boards.apply(event)
         if changed:
             self.version += 1
             if isinstance(event, JobStatusEvent):
-                self._observe(event)
+                self.clock.observe(event)
         return changed
-
-    def _observe(self, job: JobStatusEvent) -> None:
-        if (
-            job.status is JobStatus.RUNNING
-            and job.percentage_done is not None
-            and job.job_key not in self.first_progress
-        ):
-            self.first_progress[job.job_key] = Observation(job.updated_at, job.percentage_done)
 
     def reset(self) -> None:
         """Forget everything (before a replay from the beginning); the version keeps
         moving forward, so open pages notice."""
         self.boards = Boards()
-        self.first_progress = {}
+        self.clock = JobClock()
         self.version += 1
