@@ -73,3 +73,19 @@ def test_durations_read_like_a_clock() -> None:
     assert duration(42.4) == "42s"
     assert duration(185) == "3m 05s"
     assert duration(3720) == "1h 02m"
+
+
+def test_skewed_clocks_never_give_a_negative_or_backward_eta() -> None:
+    """The platform's clock is not the viewer's: its points may run backwards (a job resumed
+    on a host whose clock is behind) or lie hours ahead of ``now``."""
+    backwards = [
+        MetricPoint(step=10, value=0.5, at=T0 + timedelta(seconds=60)),
+        MetricPoint(step=20, value=0.5, at=T0),
+    ]
+    running = job("a", percentage_done=20.0, steps_completed=20, updated_at=T0)
+    assert job_eta(running, backwards, None, T0) is None
+    ahead = points(range(2, 21, 2), seconds_per_step=2.0)
+    eta = job_eta(running, ahead, None, T0 - timedelta(hours=3)) or pytest.fail("no eta")
+    assert eta.remaining_seconds >= 0
+    behind = job_eta(running, ahead, None, T0 + timedelta(days=1)) or pytest.fail("no eta")
+    assert behind.remaining_seconds == 0
