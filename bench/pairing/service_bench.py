@@ -3,7 +3,9 @@
 Starts the service as its own process, produces seeded events from another process
 (paced, or flat out), and reads the service's own /metrics: candidate throughput over
 the run, the close-latency histogram (last candidate produced -> pairs committed), and
-the service's peak RSS sampled with psutil.
+the service's peak RSS sampled with psutil. ``--broker apache`` runs against a local
+Apache Kafka (KRaft) instead; ``--raw`` first measures how fast plain aiokafka drains the
+same number of events from a backlog (the ceiling the service is compared with).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import KafkaConfig
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import EmbeddedTansu
 from prefstream_kafka.local_brokers.ports import free_port
+from prefstream_testing.apache_kafka import ApacheKafka
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,6 +72,41 @@ def quantile(m: dict[str, float], name: str, q: float) -> float:
             return prev_le + (le - prev_le) * (q * total - prev_n) / max(n - prev_n, 1e-9)
         prev_le, prev_n = le, n
     return prev_le
+
+
+def raw_drain(bootstrap: str, events: int, tmp: Path) -> dict[str, object]:
+    """Produce ``events`` flat out, then read them back with a bare ``AIOKafkaConsumer``
+    (``getmany`` of up to 1000, values untouched): what the log delivers to one process."""
+    topic = f"raw{os.urandom(4).hex()}.candidates"
+    topics = {"candidates": topic}
+    kafka = KafkaConfig(bootstrap_servers=bootstrap, topics=topics)
+    asyncio.run(ensure_topics(kafka))
+    produce = [sys.executable, str(HERE / "produce.py"), "--bootstrap", bootstrap]
+    produce += ["--topic", topic, "--events", str(events), "--rate", "0"]
+    produced = json.loads(subprocess.run(produce, check=True, capture_output=True).stdout)
+
+    async def drain() -> float:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic, p) for p in range(kafka.partitions)]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            started, seen = time.perf_counter(), 0
+            while seen < events:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                seen += sum(len(records) for records in batch.values())
+            return time.perf_counter() - started
+        finally:
+            await consumer.stop()
+
+    seconds = asyncio.run(drain())
+    return {
+        "bench": "raw aiokafka drain",
+        "events": events,
+        "producer_rate": round(produced["rate"]),
+        "raw_drain_rate": round(events / seconds),
+    }
 
 
 def run_once(
@@ -139,14 +178,14 @@ def run_once(
             rss = proc.memory_info().rss
             peak = max(peak, rss)
             m = metrics(port)
-            done = m.get("candidates_total", 0)
+            done = m.get("prefstream_pairing_candidates_total", 0)
             now = time.monotonic()
             if done and first_seen is None:
                 first_seen = now
             samples.append((now, done))
             tenth = int(10 * done / events)
             rss_by_tenth[tenth] = max(rss_by_tenth.get(tenth, 0), rss >> 20)
-            if done >= events and m.get("windows_open", 1) == 0:
+            if done >= events and m.get("prefstream_pairing_windows_open", 1) == 0:
                 break
             if now - started > 3600:
                 raise RuntimeError("benchmark did not finish")
@@ -162,14 +201,20 @@ def run_once(
             "producer_rate": round(produced["rate"]),
             "service_rate_sustained": round((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-9)),
             "service_rate_overall": round(events / (finished - (first_seen or started))),
-            "pairs": int(m.get("pairs_total", 0)),
-            "close_latency_p50_s": round(quantile(m, "close_latency_seconds", 0.5), 3),
-            "close_latency_p99_s": round(quantile(m, "close_latency_seconds", 0.99), 3),
-            "batch_p50_s": round(quantile(m, "batch_seconds", 0.5), 3),
-            "batch_p99_s": round(quantile(m, "batch_seconds", 0.99), 3),
-            "batches": int(m.get("batch_seconds_count", 0)),
-            "commit_p99_s": round(quantile(m, "commit_seconds", 0.99), 3),
-            "commit_max_bucket_s": max_bucket(m, "commit_seconds"),
+            "pairs": int(m.get("prefstream_pairing_pairs_published_total", 0)),
+            "close_latency_p50_s": round(
+                quantile(m, "prefstream_pairing_close_latency_seconds", 0.5), 3
+            ),
+            "close_latency_p99_s": round(
+                quantile(m, "prefstream_pairing_close_latency_seconds", 0.99), 3
+            ),
+            "batch_p50_s": round(quantile(m, "prefstream_pairing_batch_duration_seconds", 0.5), 3),
+            "batch_p99_s": round(quantile(m, "prefstream_pairing_batch_duration_seconds", 0.99), 3),
+            "batches": int(m.get("prefstream_pairing_batch_duration_seconds_count", 0)),
+            "commit_p99_s": round(
+                quantile(m, "prefstream_pairing_commit_duration_seconds", 0.99), 3
+            ),
+            "commit_max_bucket_s": max_bucket(m, "prefstream_pairing_commit_duration_seconds"),
             "rss_idle_mb": round(rss0 / 2**20),
             "rss_peak_mb": round(peak / 2**20),
             "rss_mb_by_tenth_of_stream": [rss_by_tenth.get(i, 0) for i in range(10)],
@@ -187,6 +232,8 @@ def run_once(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bootstrap", help="an existing broker; default: start embedded Tansu")
+    ap.add_argument("--broker", choices=("tansu", "apache"), default="tansu")
+    ap.add_argument("--raw", action="store_true", help="measure plain aiokafka's drain first")
     ap.add_argument("--events", type=int, nargs="+", default=[400_000, 2_000_000])
     ap.add_argument("--rate", type=float, nargs="+", default=[20_000, 0])
     ap.add_argument("--out", type=Path, help="append JSON lines here")
@@ -194,29 +241,38 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="prefstream-bench-"))
     extra = dict(args.set)
-    tansu = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
-        tansu = EmbeddedTansu(log_path=tmp / "tansu.log").start()
-        bootstrap = tansu.bootstrap_servers
+    broker: EmbeddedTansu | ApacheKafka | None = None
+
+    def start_broker() -> str:
+        nonlocal broker
+        if args.bootstrap is not None:
+            return str(args.bootstrap)
+        if args.broker == "apache":
+            broker = ApacheKafka(tmp / f"apache-{os.urandom(4).hex()}").start()
+        else:
+            broker = EmbeddedTansu(log_path=tmp / "tansu.log").start()
+        return broker.bootstrap_servers
+
+    def emit(res: dict[str, object]) -> None:
+        res = {"machine": f"{os.cpu_count()} vCPU", "broker": args.broker, **res}
+        print(json.dumps(res), flush=True)
+        if args.out:
+            with args.out.open("a") as fh:
+                fh.write(json.dumps(res) + "\n")
+
+    bootstrap = start_broker()
     try:
         for events in args.events:
+            if args.raw:
+                emit(raw_drain(bootstrap, events, tmp))
             for rate in args.rate:
-                res = {
-                    "machine": f"{os.cpu_count()} vCPU",
-                    **run_once(bootstrap, events, rate, tmp, extra),
-                }
-                print(json.dumps(res), flush=True)
-                if args.out:
-                    with args.out.open("a") as fh:
-                        fh.write(json.dumps(res) + "\n")
-                if tansu is not None:  # memory storage: restart between runs to free it
-                    tansu.stop()
-                    tansu = EmbeddedTansu(log_path=tmp / "tansu.log").start()
-                    bootstrap = tansu.bootstrap_servers
+                emit(run_once(bootstrap, events, rate, tmp, extra))
+                if broker is not None:  # a fresh broker per run (Tansu keeps all in memory)
+                    broker.stop()
+                    bootstrap = start_broker()
     finally:
-        if tansu is not None:
-            tansu.stop()
+        if broker is not None:
+            broker.stop()
 
 
 if __name__ == "__main__":

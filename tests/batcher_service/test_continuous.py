@@ -38,10 +38,10 @@ async def test_200k_pairs_make_four_threshold_datasets_and_a_timed_fifth(env: En
         assert [e.trigger for e in events] == ["min_new_pairs"] * 4 + ["max_wait"]
         assert [e.num_pairs for e in events] == [MIN_NEW_PAIRS] * 4 + [TAIL]
         metrics = service.metrics()
-        assert "pairs_pending 0.0" in metrics
-        assert 'datasets_total{trigger="min_new_pairs"} 4.0' in metrics
-        assert 'datasets_total{trigger="max_wait"} 1.0' in metrics
-        assert "cut_duration_seconds_count 5.0" in metrics
+        assert "prefstream_batcher_pairs_pending 0.0" in metrics
+        assert 'prefstream_batcher_datasets_announced_total{trigger="min_new_pairs"} 4.0' in metrics
+        assert 'prefstream_batcher_datasets_announced_total{trigger="max_wait"} 1.0' in metrics
+        assert "prefstream_batcher_cut_duration_seconds_count 5.0" in metrics
         print(f"{total} pairs -> 5 datasets in {elapsed:.1f}s")
     finally:
         service.stop()

@@ -65,8 +65,8 @@ async def test_sigkill_anywhere_loses_nothing_and_announces_once(env: Env) -> No
             await reader.wait_for(everything, 120, f"{TOTAL} pairs in datasets")
             events = reader.datasets()
         metrics = final.metrics()
-        assert "pairs_pending 0.0" in metrics
-        assert "datasets_total" in metrics
+        assert "prefstream_batcher_pairs_pending 0.0" in metrics
+        assert "prefstream_batcher_datasets_announced_total" in metrics
     finally:
         final.stop()
 

@@ -113,7 +113,7 @@ async def test_full_disk_recovers_by_itself_when_space_returns(env: Env, small_d
 
         await until("the later pairs stored", stored_all, 60, proc)
         assert len(staged(datasets)) <= 1, "failed attempts leave no staging folder behind"
-        assert "cut_failures_total" in proc.metrics()
+        assert "prefstream_batcher_cut_failures_total" in proc.metrics()
 
         filler.unlink()
         async with TopicReader(env, env.datasets) as reader:

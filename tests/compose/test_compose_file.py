@@ -96,3 +96,64 @@ def test_every_service_binds_http_on_all_interfaces_in_its_container(
     config = load_config(ROOT / host_path, environ={})
     hosts = {name: getattr(config, name).http_host for name in (*SERVICES, "ui")}
     assert hosts == dict.fromkeys(hosts, "0.0.0.0")
+
+
+def _bind_mounts(svc: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of each bind mount (./...) of one service."""
+    mounts: dict[str, Path] = {}
+    for mount in svc.get("volumes", []):
+        source, target = mount.split(":")[:2]
+        if source.startswith("."):
+            mounts[target] = ROOT / source
+    return mounts
+
+
+def test_prometheus_and_grafana_mount_files_that_exist(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    grafana = compose["services"]["grafana"]
+    assert prometheus["image"].startswith("prom/prometheus:v"), "pin a Prometheus version"
+    assert grafana["image"].startswith("grafana/grafana:")
+    assert not grafana["image"].endswith(":latest"), "pin a Grafana version"
+    for svc in (prometheus, grafana):
+        for target, source in _bind_mounts(svc).items():
+            assert source.exists(), f"{target} is mounted from {source}, which does not exist"
+
+    prometheus_mounts = _bind_mounts(prometheus)
+    config_flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config = Path(config_flag.split("=", 1)[1])
+    assert (prometheus_mounts[str(config.parent)] / config.name).is_file()
+
+    grafana_mounts = _bind_mounts(grafana)
+    provisioning = grafana_mounts["/etc/grafana/provisioning"]
+    providers = yaml.safe_load((provisioning / "dashboards/prefstream.yml").read_text())
+    folder = providers["providers"][0]["options"]["path"]
+    assert folder in grafana_mounts, f"the dashboards provider reads {folder}: not mounted"
+    assert list(grafana_mounts[folder].glob("*.json")), f"no dashboard in {folder}"
+    datasource = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
+    port = prometheus["ports"][0].split(":")[-1]
+    assert datasource["datasources"][0]["url"] == f"http://prometheus:{port}"
+
+
+def test_prometheus_scrapes_every_prefstream_process_on_its_port(
+    compose: dict[str, Any],
+) -> None:
+    """One job per prefstream container, named as the service, at the port it serves on."""
+    mounts = compose["x-prefstream"]["volumes"]
+    host_path = next(m.split(":")[0] for m in mounts if m.endswith("/etc/prefstream/config.yml:ro"))
+    config = load_config(ROOT / host_path, environ={})
+    expected: dict[str, list[str]] = {}
+    for name, svc in compose["services"].items():
+        if svc.get("image") != "prefstream:dev":
+            continue
+        argv = svc["command"]
+        if name == "nmp-local":
+            port = argv[argv.index("--port") + 1]
+        else:
+            port = str(getattr(config, argv[1] if argv[0] == "service" else argv[0]).http_port)
+        expected[name] = [f"{name}:{port}"]
+    scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
+    jobs = {
+        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+        for job in scrape["scrape_configs"]
+    }
+    assert jobs == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import psutil
+from prefstream_kafka.local_brokers.ports import is_port_free
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "configs" / "demo-simulated.yml"
@@ -85,3 +89,46 @@ class CliProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
             self._reader.join(timeout=5)
+
+
+def all_children(pid: int) -> list[psutil.Process]:
+    """The broker, nmp-local and the three services, once all are running."""
+    deadline = time.monotonic() + 60
+    while True:
+        children = psutil.Process(pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in children)
+        started = [n for n in ("nmp-local", "pairing", "batcher", "submitter") if n in names]
+        if len(started) == 4 or time.monotonic() > deadline:
+            return children
+        time.sleep(0.2)
+
+
+def assert_none_survive(children: list[psutil.Process], ports: list[int]) -> None:
+    """Every child is gone (a zombie awaiting its reaper counts as gone) and no service
+    port is still listened on."""
+    deadline = time.monotonic() + 60
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _running(p)]
+        time.sleep(0.2)
+    assert not alive, [f"{p.pid} {' '.join(p.cmdline()[-4:])}" for p in alive]
+    assert all(is_port_free(port) for port in ports), ports
+
+
+def kill_survivors(children: list[psutil.Process]) -> None:
+    """A failed check must not leave orphans listening on the next test's ports."""
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def service_ports(overrides: list[tuple[str, str]]) -> list[int]:
+    keys = ("kafka.embedded_port", "nmp_local.port", "pairing.http_port", "batcher.http_port")
+    return [int(value) for key, value in overrides if key in (*keys, "submitter.http_port")]

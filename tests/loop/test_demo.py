@@ -1,16 +1,28 @@
-"""`prefstream demo` end to end, small: agents -> pairs -> dataset -> job completed."""
+"""`prefstream demo` end to end, small: agents -> pairs -> dataset -> job completed; stopped
+by SIGTERM, it stops every child, prints what it did and exits 143."""
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from prefstream_events import JobStatus
 
-from .support import DEMO_CONFIG, ROOT, as_argv
+from .support import (
+    DEMO_CONFIG,
+    ROOT,
+    CliProcess,
+    all_children,
+    as_argv,
+    assert_none_survive,
+    kill_survivors,
+    service_ports,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +83,31 @@ def _assert_every_candidate_accounted_for(output: str) -> None:
     assert published > 0
     assert sum(parts.values()) == published, line.group(0)
     print(line.group(0))  # shown with -rP
+
+
+def test_sigterm_stops_the_demo_and_every_child_and_exits_143(
+    loop_overrides: list[tuple[str, str]],
+) -> None:
+    """As a service manager stops it: SIGTERM mid-demo is Ctrl-C, with 128 + 15."""
+    overrides = [
+        *loop_overrides,
+        ("demo.agents", "2"),
+        ("demo.jobs_to_complete", "1000"),  # never done by itself: only the signal ends it
+        ("demo.timeout_seconds", "900"),
+    ]
+    demo = CliProcess(["demo", "--simulated"], overrides, stop_timeout=120)
+    children: list[psutil.Process] = []
+    try:
+        demo.wait_for(r"agents playing tic-tac-toe", timeout=240)
+        children = all_children(demo.proc.pid)
+        demo.proc.send_signal(signal.SIGTERM)
+        code = demo.proc.wait(timeout=120)
+        assert_none_survive(children, service_ports(overrides))
+        output = "\n".join(demo.lines)
+        assert code == 143, output[-5000:]
+        assert re.search(r"prefstream demo stopped by SIGTERM after \d+s", output), output[-3000:]
+        assert re.search(r"games played\s+\d+", output), output[-3000:]
+        assert "Traceback" not in output, output[-5000:]
+    finally:
+        demo.stop()
+        kill_survivors(children)

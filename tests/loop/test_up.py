@@ -28,10 +28,18 @@ from prefstream_config import PrefstreamConfig, load_config
 from prefstream_demo.agents import play_games
 from prefstream_events import JobStatus
 from prefstream_events.job_board import JobBoard
-from prefstream_kafka.local_brokers.ports import is_port_free
 from prefstream_kafka.readers import job_events
 
-from .support import DEMO_CONFIG, ROOT, CliProcess, as_argv
+from .support import (
+    DEMO_CONFIG,
+    ROOT,
+    CliProcess,
+    all_children,
+    as_argv,
+    assert_none_survive,
+    kill_survivors,
+    service_ports,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,14 +84,15 @@ async def play_until_jobs(
             rounds += 1
 
     async def watch() -> None:
-        async for event in job_events(config.kafka, from_beginning=True):
-            board.apply(event)
-            for name, status in list(pending_kills.items()):
-                if board.count(status):
-                    del pending_kills[name]
-                    await asyncio.to_thread(kill_child, up, name)
-            if board.count(JobStatus.COMPLETED) >= jobs and board.all_terminal():
-                return
+        async with contextlib.aclosing(job_events(config.kafka, from_beginning=True)) as events:
+            async for event in events:
+                board.apply(event)
+                for name, status in list(pending_kills.items()):
+                    if board.count(status):
+                        del pending_kills[name]
+                        await asyncio.to_thread(kill_child, up, name)
+                if board.count(JobStatus.COMPLETED) >= jobs and board.all_terminal():
+                    return
 
     task = asyncio.create_task(agents())
     try:
@@ -158,49 +167,6 @@ def up_argv(overrides: list[tuple[str, str]]) -> list[str]:
         str(DEMO_CONFIG),
         *as_argv(overrides),
     ]
-
-
-def all_children(pid: int) -> list[psutil.Process]:
-    """The broker, nmp-local and the three services, once all are running."""
-    deadline = time.monotonic() + 60
-    while True:
-        children = psutil.Process(pid).children(recursive=True)
-        names = " ".join(" ".join(p.cmdline()) for p in children)
-        started = [n for n in ("nmp-local", "pairing", "batcher", "submitter") if n in names]
-        if len(started) == 4 or time.monotonic() > deadline:
-            return children
-        time.sleep(0.2)
-
-
-def assert_none_survive(children: list[psutil.Process], ports: list[int]) -> None:
-    """Every child is gone (a zombie awaiting its reaper counts as gone) and no service
-    port is still listened on."""
-    deadline = time.monotonic() + 60
-    alive = children
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _running(p)]
-        time.sleep(0.2)
-    assert not alive, [f"{p.pid} {' '.join(p.cmdline()[-4:])}" for p in alive]
-    assert all(is_port_free(port) for port in ports), ports
-
-
-def kill_survivors(children: list[psutil.Process]) -> None:
-    """A failed check must not leave orphans listening on the next test's ports."""
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-
-
-def _running(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def service_ports(overrides: list[tuple[str, str]]) -> list[int]:
-    keys = ("kafka.embedded_port", "nmp_local.port", "pairing.http_port", "batcher.http_port")
-    return [int(value) for key, value in overrides if key in (*keys, "submitter.http_port")]
 
 
 EXIT_AFTER = {signal.SIGHUP: 129, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}

@@ -10,6 +10,7 @@ Chromium is Debian's ``chromium`` package; ``make test`` installs it (``make bro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -107,11 +108,12 @@ async def first_completed_job(kafka: KafkaConfig, deadline_s: float) -> JobStatu
     board = JobBoard()
 
     async def watch() -> JobStatusEvent:
-        async for event in job_events(kafka, from_beginning=True):
-            board.apply(event)
-            done = [j for j in board.jobs.values() if j.status is JobStatus.COMPLETED]
-            if done and done[0].job_id:
-                return done[0]
+        async with contextlib.aclosing(job_events(kafka, from_beginning=True)) as events:
+            async for event in events:
+                board.apply(event)
+                done = [j for j in board.jobs.values() if j.status is JobStatus.COMPLETED]
+                if done and done[0].job_id:
+                    return done[0]
         raise AssertionError("the jobs topic ended")
 
     return await asyncio.wait_for(watch(), deadline_s)

@@ -70,7 +70,8 @@ async def run_examples(env: Env, svc: Service, batches: list[list[bytes]]) -> No
     while True:
         metrics = svc.metrics()
         if all(
-            f'deadletter_total{{reason="{r}"}} {float(n)}' in metrics for r, n in reasons.items()
+            f'prefstream_pairing_dead_letters_total{{reason="{r}"}} {float(n)}' in metrics
+            for r, n in reasons.items()
         ):
             break
         assert time.monotonic() < deadline, metrics
@@ -139,14 +140,16 @@ async def run_poison(env: Env, svc: Service) -> None:
         await produce(env, good[80:])
         await pairs.wait_for(lambda t: set(t.pair_ids()) >= expected, 60, services=[svc])
         for _, reason in pills:  # counted after the DuckDB commit of their batch
-            await svc.wait_metric(f'deadletter_total{{reason="{reason}"}} 1.0')
+            await svc.wait_metric(f'prefstream_pairing_dead_letters_total{{reason="{reason}"}} 1.0')
         await dlq.wait_for(lambda t: len(t.values) >= len(pills), 30, services=[svc])
         await dlq.poll()
         letters = [DeadLetter.model_validate_json(v) for v in dlq.values]
         assert sorted((d.original, d.reason) for d in letters) == sorted(pills)
         assert {(d.source.topic, d.source.partition) for d in letters} == {(env.candidates, part)}
         assert set(pairs.pair_ids()) == expected
-    assert metric_value(svc.metrics(), "resets_total") == 0.0  # no rewind republished them
+    assert (
+        metric_value(svc.metrics(), "prefstream_pairing_resets_total") == 0.0
+    )  # no rewind republished them
     assert svc.proc.is_running
 
 

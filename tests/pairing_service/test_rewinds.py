@@ -103,7 +103,9 @@ async def _unpublishable_dead_letter(env: Env) -> None:
         await send_raw(env.bootstrap, env.candidates, [(0, b"k", v, None) for v in [*a, big]])
         # Turn B only once the service has met the big record (a rewind, or its letter).
         await wait_until(
-            lambda: "resets_total 0.0" not in (m := svc.metrics()) or "oversize" in m,
+            lambda: (
+                "prefstream_pairing_resets_total 0.0" not in (m := svc.metrics()) or "oversize" in m
+            ),
             60,
             svc,
             "the big record was never handled",
@@ -158,7 +160,7 @@ async def _rejecting_pairs_topic(env: Env) -> None:
 
     # Visible: not ready, a gauge of consecutive failures, an error log with the cause.
     await wait_until(
-        lambda: metric_value(svc.metrics(), "consecutive_failures") >= 3,
+        lambda: metric_value(svc.metrics(), "prefstream_pairing_consecutive_failures") >= 3,
         60,
         svc,
         "consecutive_failures >= 3",
@@ -171,17 +173,17 @@ async def _rejecting_pairs_topic(env: Env) -> None:
     assert "MessageSizeTooLargeError" in log
     assert "rewinding" in log
     # Bounded: backoff between rewinds, not a hot loop.
-    first = metric_value(svc.metrics(), "resets_total")
+    first = metric_value(svc.metrics(), "prefstream_pairing_resets_total")
     started = time.monotonic()
     await wait_until(lambda: time.monotonic() - started >= 8, 20, svc, "8 s")
-    assert metric_value(svc.metrics(), "resets_total") - first <= 4
+    assert metric_value(svc.metrics(), "prefstream_pairing_resets_total") - first <= 4
 
     await set_topic_config(env, env.pairs, {"max.message.bytes": BROKER_DEFAULT_MAX_MESSAGE_BYTES})
     async with TopicReader(env, env.pairs) as pairs, TopicReader(env, env.deadletter) as dlq:
         await pairs.wait_for(lambda t: set(t.pair_ids()) >= expected, 90, services=[svc])
         await dlq.wait_for(lambda t: len(t.values) >= len(bad), 30, services=[svc])
         await svc.wait_ready(30)
-        assert metric_value(svc.metrics(), "consecutive_failures") == 0
+        assert metric_value(svc.metrics(), "prefstream_pairing_consecutive_failures") == 0
         await dlq.poll(1.0)
         got = letters(dlq.values)
         # Idempotent: one id per bad record, derived from its coordinates and reason,

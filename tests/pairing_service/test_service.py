@@ -43,15 +43,15 @@ async def _equivalence(env: Env, turns: int) -> None:
         assert set(topic.pair_ids()) == expected
         metrics = svc.metrics()
         for name in (
-            "windows_open",
-            "candidates_total",
-            "pairs_total",
-            "late_total",
-            "close_latency_seconds_bucket",
+            "prefstream_pairing_windows_open",
+            "prefstream_pairing_candidates_total",
+            "prefstream_pairing_pairs_published_total",
+            "prefstream_pairing_candidates_late_total",
+            "prefstream_pairing_close_latency_seconds_bucket",
         ):
             assert name in metrics
-        await svc.wait_metric(f"candidates_total {float(len(lines))}")
-        await svc.wait_metric("windows_open 0.0")
+        await svc.wait_metric(f"prefstream_pairing_candidates_total {float(len(lines))}")
+        await svc.wait_metric("prefstream_pairing_windows_open 0.0")
     svc.stop()
     assert_db([svc], expected)
 
@@ -145,13 +145,13 @@ async def _inactivity_and_late(env: Env) -> None:
         await produce(env, first)
         early = offline_pair_ids(first)
         await topic.wait_for(lambda t: set(t.pair_ids()) >= early, 60, services=[svc])
-        await svc.wait_metric('windows_closed_total{reason="inactivity"} 50.0')
+        await svc.wait_metric('prefstream_pairing_windows_closed_total{reason="inactivity"} 50.0')
         await produce(env, late)  # their windows are closed: policy "pair" re-pairs them
         await topic.wait_for(lambda t: set(t.pair_ids()) >= expected, 60, services=[svc])
         assert set(topic.pair_ids()) == expected
         reasons = {json.loads(v)["close_reason"] for v in topic.values}
         assert reasons == {"inactivity", "late"}
-    await svc.wait_metric("late_total 3.0")
+    await svc.wait_metric("prefstream_pairing_candidates_late_total 3.0")
     svc.stop()
     assert_db([svc], expected)
 
@@ -164,8 +164,8 @@ async def _inactivity_and_late(env: Env) -> None:
         mark = offline_pair_ids(marker)
         await topic.wait_for(lambda t: set(t.pair_ids()) >= mark, 60, services=[again])
         assert len(topic.values) == len(expected) + len(mark)
-    await again.wait_metric("candidates_total 4.0")
-    assert "duplicates_total 0.0" in again.metrics()
+    await again.wait_metric("prefstream_pairing_candidates_total 4.0")
+    assert "prefstream_pairing_candidates_duplicate_total 0.0" in again.metrics()
     again.stop()
 
 

@@ -53,9 +53,10 @@ def service_overrides(name: str, env: Env) -> dict[str, Any]:
 
 
 class Service:
-    def __init__(self, name: str, env: Env) -> None:
+    def __init__(self, name: str, env: Env, **extra: Any) -> None:
+        """``extra``: further dotted config keys (``{"service.x": 1}`` as ``**{...}``)."""
         self.name = name
-        overrides = service_overrides(name, env)
+        overrides = {**service_overrides(name, env), **extra}
         self.port = int(overrides[f"{name}.http_port"])
         argv = [sys.executable, "-m", "prefstream_cli", "service", name]
         for key, value in overrides.items():

@@ -253,10 +253,14 @@ class JobsReader:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
         )
-        await consumer.start()
-        tps = [TopicPartition(self.kafka.topics.jobs, 0)]  # the jobs topic has one partition
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        try:  # __aexit__ runs only once this returned
+            await consumer.start()
+            tps = [TopicPartition(self.kafka.topics.jobs, 0)]  # the jobs topic has one partition
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
         return self
 

@@ -75,8 +75,11 @@ async def test_30_percent_5xx_and_latency_still_give_one_completed_job_each(
     injected = (await get_json(f"{nmp.base_url}/v1/nmp-local/faults"))["injected"]
     assert injected["error"] > 0
     retries = [
-        line for line in proc.get("/metrics").text.splitlines() if line.startswith("api_retries")
+        line
+        for line in proc.get("/metrics").text.splitlines()
+        if line.startswith("prefstream_submitter_api_retries")
     ]
     assert any(
-        line.startswith("api_retries_total ") and float(line.split()[1]) > 0 for line in retries
+        line.startswith("prefstream_submitter_api_retries_total ") and float(line.split()[1]) > 0
+        for line in retries
     )

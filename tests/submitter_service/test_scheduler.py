@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -179,3 +180,65 @@ async def test_restart_resumes_started_work_and_republishes_the_lost_event(
     assert statuses(sink, second.dataset_id)[0] == "queued"
     assert next(e.seq for e in sink.events if e.job_key == first.dataset_id) == 1
     assert len(platform.job_bodies) == 2
+
+
+class BrokenFlowPlatform(FakePlatform):
+    """Every flow run fails with something that is not a platform error (a ledger or
+    broker fault, a bug): the scheduler restarts the flow."""
+
+    async def ensure_namespaces(self, namespace: str) -> None:
+        raise RuntimeError("ledger write failed: disk I/O error")
+
+
+async def test_a_flow_that_keeps_failing_backs_off_then_fails_its_dataset(tmp_path: Path) -> None:
+    """Restarts back off exponentially (with jitter) on the injected clock; once the flow
+    has failed for ``retry_timeout_seconds`` the dataset is failed with the cause on the
+    jobs topic and its slot frees, instead of a restart every few seconds forever."""
+    now = [0.0]
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    restarts: list[float] = []
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    sink = ListSink()
+    scheduler = Scheduler(
+        ledger=ledger,
+        emitter=Emitter(ledger, sink, namespace="ns"),
+        platform=BrokenFlowPlatform(),
+        settings=FlowSettings(
+            namespace="ns",
+            customization_config="cfg@v1",
+            hyperparameters={"training_type": "dpo", "finetuning_type": "lora"},
+            step_retry_seconds=0.01,
+            retry_timeout_seconds=600.0,
+            create_namespace_if_missing=True,
+        ),
+        max_concurrent_jobs=1,
+        queue_policy="fifo",
+        hooks=FlowHooks(),
+        on_flow_restart=lambda: restarts.append(now[0]),
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    item = dataset(tmp_path, "f", 1)
+    await scheduler.start()
+    await scheduler.admit(item)
+    await until(lambda: all(s.closed for s in ledger.all()), within=20)
+    await scheduler.stop()
+
+    assert len(pauses) >= 4
+    for before, after in itertools.pairwise(pauses):
+        assert after >= before * 0.9, pauses  # grows, jitter aside
+    assert pauses[-1] > pauses[0] * 4, pauses
+    assert now[0] <= 600.0 + pauses[-1], now[0]
+    assert len(restarts) == len(pauses)
+    last = [e for e in sink.events if e.job_key == item.dataset_id][-1]
+    assert last.status is JobStatus.FAILED
+    assert last.error is not None
+    assert "disk I/O error" in last.error, last.error
+    assert "retry_timeout_seconds" in last.error, last.error
+    assert scheduler.in_flight() == 0

@@ -103,9 +103,9 @@ async def test_dataset_ready_gives_one_completed_job_and_the_expected_events(
     ready = proc.get("/readyz").json()
     assert ready["ready"] is True
     metrics = proc.get("/metrics").text
-    assert metric(metrics, 'jobs{status="completed"}') == 1
-    assert metric(metrics, "submit_latency_seconds_count") == 1
-    assert metric(metrics, "poll_errors_total") == 0
+    assert metric(metrics, 'prefstream_submitter_jobs{status="completed"}') == 1
+    assert metric(metrics, "prefstream_submitter_submit_latency_seconds_count") == 1
+    assert metric(metrics, "prefstream_submitter_poll_errors_total") == 0
 
 
 async def test_redelivery_and_restart_never_submit_twice(stack: Stack) -> None:
@@ -134,7 +134,13 @@ async def test_redelivery_and_restart_never_submit_twice(stack: Stack) -> None:
     assert last is not None
     assert last.output_model is not None
     assert len(await jobs_for(stack.nmp.base_url, last.output_model)) == 1
-    assert metric(again.get("/metrics").text, 'datasets_total{outcome="duplicate"}') == 1
+    assert (
+        metric(
+            again.get("/metrics").text,
+            'prefstream_submitter_datasets_consumed_total{outcome="duplicate"}',
+        )
+        == 1
+    )
 
 
 async def test_deploy_on_completion_ends_with_a_ready_deployment(stack: Stack) -> None:

@@ -22,6 +22,7 @@ from prefstream_kafka.topics import ensure_topics, topic_specs
 from prefstream_ui_service.app import build_app, serve
 
 from tests.conftest import KafkaBroker
+from tests.support.unclosed import unclosed_consumers
 from tests.ui_service.events import curve, dataset, evaluation, job, letter
 
 DEADLINE_S = 30.0
@@ -156,8 +157,11 @@ async def test_the_view_replays_then_follows_the_topics(
         assert "ns/a-dpo" in job_page.text
 
         metrics = (await client.get("/metrics")).text
-        assert f'ui_events_total{{topic="{t.jobs}"}}' in metrics
-        assert "ui_jobs 1.0" in metrics
+        assert f'prefstream_ui_events_consumed_total{{topic="{t.jobs}"}}' in metrics
+        assert "prefstream_ui_jobs 1.0" in metrics
+
+    # Stopping the view closed every consumer its topic readers made.
+    assert unclosed_consumers() == []
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

@@ -19,8 +19,10 @@ from prefstream_config.sections import (
     NmpLocalConfig,
     PairingConfig,
     RetrainingConfig,
+    ServiceConfig,
     SubmitterConfig,
     TopicsConfig,
+    TracingConfig,
     UiConfig,
 )
 from prefstream_config.show import masked_dict, render_yaml
@@ -41,8 +43,10 @@ __all__ = [
     "PairingConfig",
     "PrefstreamConfig",
     "RetrainingConfig",
+    "ServiceConfig",
     "SubmitterConfig",
     "TopicsConfig",
+    "TracingConfig",
     "UiConfig",
     "load_config",
     "masked_dict",

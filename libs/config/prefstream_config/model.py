@@ -22,7 +22,9 @@ from prefstream_config.sections import (
     NmpLocalConfig,
     PairingConfig,
     RetrainingConfig,
+    ServiceConfig,
     SubmitterConfig,
+    TracingConfig,
     UiConfig,
 )
 
@@ -41,10 +43,12 @@ class PrefstreamConfig(BaseModel):
     pairing: PairingConfig = Field(default_factory=PairingConfig)
     batcher: BatcherConfig = Field(default_factory=BatcherConfig)
     submitter: SubmitterConfig = Field(default_factory=SubmitterConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
     nmp_local: NmpLocalConfig = Field(default_factory=NmpLocalConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     def builder(self) -> DPOTrajectoryBuilderConfig:

@@ -203,9 +203,43 @@ class UiConfig(_Section):
     )
 
 
+class ServiceConfig(_Section):
+    """What the pairing, batcher and submitter services share."""
+
+    shutdown_timeout_seconds: PositiveFloat = Field(
+        30.0,
+        description="How long a stop (SIGTERM, Ctrl-C) may take: drain, commit, close the "
+        "Kafka clients. Past it the service logs what it was waiting for (a dead broker), "
+        "closes its local stores and exits with code 4.",
+    )
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
+
+
+class TracingConfig(_Section):
+    """OpenTelemetry traces from a candidate to its pairs, dataset and training job
+    (docs/tracing.md). The SDK's standard ``OTEL_*`` variables (headers, timeouts,
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) apply as well."""
+
+    enabled: bool = Field(
+        False, description="Export spans and carry W3C traceparent headers on every topic."
+    )
+    exporter: Literal["otlp", "console"] = Field(
+        "otlp", description="otlp: OTLP over HTTP/protobuf; console: spans as JSON on stdout."
+    )
+    otlp_endpoint: str = Field(
+        "http://localhost:4318",
+        description="The collector's OTLP/HTTP base URL; spans go to <endpoint>/v1/traces.",
+    )
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces sampled (a child follows its parent)."
+    )
+    max_links: PositiveInt = Field(
+        128, description="At most this many pairs (evenly sampled) are linked from a dataset span."
+    )
 
 
 class DemoConfig(_Section):

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from prefstream_config import KafkaConfig
+from prefstream_config import KafkaConfig, TracingConfig
 from prefstream_events import CandidateEvent, Prompt, ce_headers, encode
+from prefstream_runtime.tracing import setup_tracing
 
 from prefstream_kafka.factory import make_broker
 
@@ -45,14 +46,25 @@ class CandidatePublisher:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, kafka: KafkaConfig, **options: Any) -> AsyncIterator[CandidatePublisher]:
-        """Own a broker connection for the publisher's lifetime."""
-        broker = make_broker(kafka, client_id=f"{kafka.client_id}-agent")
+    async def connect(
+        cls, kafka: KafkaConfig, *, tracing: TracingConfig | None = None, **options: Any
+    ) -> AsyncIterator[CandidatePublisher]:
+        """Own a broker connection for the publisher's lifetime.
+
+        With ``tracing.enabled`` each candidate is published in a span of its own (a child
+        of the caller's current span, if any) whose ``traceparent`` travels in its headers;
+        the spans are flushed on exit."""
+        source = str(options.get("source", "prefstream/agent"))
+        traced = setup_tracing(tracing or TracingConfig(), source.rsplit("/", 1)[-1])
+        broker = make_broker(
+            kafka, client_id=f"{kafka.client_id}-agent", middlewares=traced.middlewares
+        )
         await broker.connect()
         try:
             yield cls(broker, kafka.topics.candidates, **options)
         finally:
             await broker.stop()
+            traced.shutdown()
 
     def build_turn(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -39,14 +39,32 @@ async def topic_partitions(kafka: KafkaConfig, topic: str) -> set[int]:
     }
 
 
-async def job_events(kafka: KafkaConfig, *, from_beginning: bool) -> AsyncIterator[JobStatusEvent]:
-    """Every event on the jobs topic (no consumer group: a watcher must not steal partitions)."""
+async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    """``consumer``, started; stopped again when starting fails or is cancelled (refused,
+    timed out): aiokafka warns "Unclosed AIOKafkaConsumer" for any consumer it made that was
+    never stopped, started or not."""
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def job_events(
+    kafka: KafkaConfig, *, from_beginning: bool
+) -> AsyncGenerator[JobStatusEvent, None]:
+    """Every event on the jobs topic (no consumer group: a watcher must not steal partitions).
+
+    A caller that stops iterating before the end wraps it in ``contextlib.aclosing``: after
+    a ``return`` inside ``async for`` the consumer is closed only by a task the event loop's
+    finalizer hook starts later, or never if the loop stops first."""
     consumer = AIOKafkaConsumer(
         **client_options(kafka),
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
+    await started(consumer)
     try:
         consumer.subscribe([kafka.topics.jobs])  # no group: every partition, nothing committed
         async for record in consumer:
@@ -74,13 +92,19 @@ class DatasetWatcher:
         )
 
     async def start(self) -> None:
-        partitions = await topic_partitions(self._kafka, self.topic) or {0}
-        await self.consumer.start()
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the end now, before the request is sent
-            await self.consumer.position(tp)
+        """Fix the end to watch from; on failure the consumer is stopped (no :meth:`stop`
+        needed)."""
+        try:
+            partitions = await topic_partitions(self._kafka, self.topic) or {0}
+            await self.consumer.start()
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            self.consumer.assign(tps)
+            await self.consumer.seek_to_end(*tps)
+            for tp in tps:  # resolve the end now, before the request is sent
+                await self.consumer.position(tp)
+        except BaseException:
+            await self.consumer.stop()
+            raise
 
     async def find(self, request_id: str, wait_seconds: float) -> DatasetReady | None:
         """The first DatasetReady for ``request_id`` within ``wait_seconds``, else ``None``."""
@@ -167,6 +191,11 @@ class TopicFollower(Follower, Generic[E]):
         self._absent_at_start = False
         self._ends: dict[TopicPartition, int] = {}
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        """The connected consumer (``None`` before :meth:`start` connected), for its lag."""
+        return self._consumer
+
     async def start(self) -> None:
         """Connect and fix the start position (idempotent)."""
         async with self._starting:
@@ -189,7 +218,7 @@ class TopicFollower(Follower, Generic[E]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # only after compaction/retention removed our place
         )
-        await consumer.start()
+        await started(consumer)
         try:
             tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
@@ -258,7 +287,7 @@ async def read_topic(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await started(consumer)
     events: list[E] = []
     try:
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

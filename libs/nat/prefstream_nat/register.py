@@ -30,7 +30,7 @@ from nat.data_models.evaluator import EvalInput, EvaluatorBaseConfig
 from nat.data_models.intermediate_step import IntermediateStep
 from nat.data_models.telemetry_exporter import TelemetryExporterBaseConfig
 from nat.observability.exporter.base_exporter import BaseExporter
-from prefstream_config import KafkaConfig
+from prefstream_config import KafkaConfig, TracingConfig
 from prefstream_kafka import CandidatePublisher
 from pydantic import BaseModel, Field, PositiveFloat, PositiveInt
 
@@ -52,6 +52,10 @@ class _BridgeOptions(BaseModel):
     agent_id: str | None = Field(None, description="Recorded on every candidate.")
     max_buffer: PositiveInt = Field(10_000, description="Candidates held while Kafka is slow.")
     flush_timeout_seconds: PositiveFloat = 30.0
+    tracing: TracingConfig = Field(
+        default_factory=TracingConfig,
+        description="prefstream's tracing section: a traceparent on every forwarded candidate.",
+    )
 
 
 class PrefstreamEvaluatorConfig(EvaluatorBaseConfig, _BridgeOptions, name="prefstream_candidates"):
@@ -75,6 +79,7 @@ async def open_bridge(options: _BridgeOptions, source: str) -> AsyncIterator[Ste
     """A connected bridge; on exit its buffer is flushed and the producer closed."""
     async with CandidatePublisher.connect(
         options.kafka,
+        tracing=options.tracing,
         source=source,
         ttc_step_name=options.ttc_step_name,
         policy_model=options.policy_model,

@@ -1,4 +1,5 @@
-"""Pure DPO pairing rules and window bookkeeping (no I/O except ``offline_writer``).
+"""Pure DPO pairing rules and window bookkeeping (no I/O except ``offline_reader`` and
+``offline_writer``, the files of ``pairs build``).
 
 NAT's ``dpo_traj_builder`` semantics with the corrections of docs/pairing.md; the same code
 runs in ``prefstream pairs build`` and in the pairing service, so both produce the same pair ids.

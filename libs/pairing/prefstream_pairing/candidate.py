@@ -28,6 +28,8 @@ class Candidate(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     prompt_key: bytes
     arrival: int = 0
     policy_model: str | None = None
+    trace: str | None = None
+    """The W3C ``traceparent`` its record carried (only when the service traces)."""
 
 
 def make_candidate(

@@ -178,42 +178,48 @@ class OfflineBuilder:
         """Pairs in output order (of ``examples`` only, if given); each window once, after
         the last :meth:`feed`."""
         s = self.summary
-        opts = self.options
         chosen = (
             self._examples.values() if examples is None else (self._examples[e] for e in examples)
         )
         for keys in chosen:
             for key in keys:
-                w = self._windows.pop(key)
-                s.windows += 1
-                run_id, example_id, turn_id = key
-                closes = w.closes or [len(w.candidates)]
-                reason = NUM_CANDIDATES if w.closes else OFFLINE
-                found = pair_window(
+                found = self.window_pairs(key)
+                s.pairs += len(found)
+                yield from found
+
+    def window_pairs(self, key: WindowKey) -> list[Pair]:
+        """Every pair of one window (forgotten afterwards), in output order."""
+        s = self.summary
+        opts = self.options
+        w = self._windows.pop(key)
+        s.windows += 1
+        run_id, example_id, turn_id = key
+        closes = w.closes or [len(w.candidates)]
+        reason = NUM_CANDIDATES if w.closes else OFFLINE
+        found = pair_window(
+            run_id,
+            example_id,
+            turn_id,
+            w.candidates[: closes[0]],
+            opts,
+            close_reason=reason,
+            stats=s.stats,
+        )
+        if len(closes) > 1:
+            seen = {p.pair_id for p in found}
+            for size in closes[1:]:
+                more = pair_window(
                     run_id,
                     example_id,
                     turn_id,
-                    w.candidates[: closes[0]],
+                    w.candidates[:size],
                     opts,
-                    close_reason=reason,
-                    stats=s.stats,
+                    close_reason=LATE,
+                    stats=PairingStats(),
                 )
-                if len(closes) > 1:
-                    seen = {p.pair_id for p in found}
-                    for size in closes[1:]:
-                        more = pair_window(
-                            run_id,
-                            example_id,
-                            turn_id,
-                            w.candidates[:size],
-                            opts,
-                            close_reason=LATE,
-                            stats=PairingStats(),
-                        )
-                        for p in more:
-                            if p.pair_id not in seen:
-                                seen.add(p.pair_id)
-                                found.append(p)
-                    found.sort(key=lambda p: p.score_diff, reverse=True)
-                s.pairs += len(found)
-                yield from found
+                for p in more:
+                    if p.pair_id not in seen:
+                        seen.add(p.pair_id)
+                        found.append(p)
+            found.sort(key=lambda p: p.score_diff, reverse=True)
+        return found

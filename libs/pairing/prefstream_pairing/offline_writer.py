@@ -1,11 +1,12 @@
-"""Writing the offline builder's pairs to a file: the one module of this package that does
-file I/O (no broker, database or HTTP client, like the rest of it).
+"""Writing the offline builder's pairs to a file: with ``offline_reader``, the only file I/O
+of this package (no broker, database or HTTP client, like the rest of it).
 
 ``write_pairs`` encodes pairs in chunks and writes them on a thread while the next chunk is
 computed. ``write_pairs_forked`` splits the examples between processes: forked children
 write later runs of examples to part files while this process writes the first; the parts
 are then appended in order with ``sendfile``, so the output is byte-identical to a single
-process's.
+process's. ``write_columnar`` and ``write_columnar_forked`` do the same for the columnar
+builder (``offline_columnar``), whose plan is complete before any process forks.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
 from prefstream_pairing.offline import OfflineBuilder
 from prefstream_pairing.pair import PairingStats
+
+if TYPE_CHECKING:
+    from prefstream_pairing.offline_columnar import ColumnarBuilder, PairPlan
 
 CHUNK_PAIRS = 4096
 """Pairs encoded per write."""
@@ -35,7 +39,7 @@ class _Writer:
 
     def __init__(self, out: IO[bytes]) -> None:
         self._out = out
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._q: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
         self._thread.start()
@@ -48,7 +52,7 @@ class _Writer:
                 except BaseException as exc:  # reported by close()
                     self._error = exc
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         if self._error is not None:
             raise self._error
         self._q.put(chunk)
@@ -137,3 +141,53 @@ def _append(out: IO[bytes], part: Path) -> None:
             if n == 0:
                 raise OSError(f"sendfile stopped at {sent} of {size} bytes of {part}")
             sent += n
+
+
+def write_columnar(
+    builder: ColumnarBuilder, plan: PairPlan, out: IO[bytes], lo: int = 0, hi: int | None = None
+) -> None:
+    """Write the planned pairs ``lo:hi`` (all by default) as JSON lines into ``out``."""
+    writer = _Writer(out)
+    try:
+        for chunk in builder.chunks(plan, lo, plan.window.size if hi is None else hi):
+            writer.write(chunk)
+    finally:
+        writer.close()
+
+
+def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, jobs: int) -> None:
+    """Write every planned pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
+
+    The plan and the summary are complete before the fork, so children only encode their
+    run of pair positions into a part file; the parts are appended in order with
+    ``sendfile``, byte-identical to one process's output. Raises
+    :class:`WriterProcessFailed` when a child fails.
+    """
+    total = plan.window.size
+    cuts = [total * i // jobs for i in range(jobs + 1)]
+    children: list[tuple[int, Path]] = []
+    for i in range(1, jobs):
+        part = path.with_name(f"{path.name}.part{i}")
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            code = 1
+            try:
+                with part.open("wb") as out:
+                    write_columnar(builder, plan, out, cuts[i], cuts[i + 1])
+                code = 0
+            finally:
+                os._exit(code)
+        children.append((pid, part))
+    try:
+        with path.open("wb") as out:
+            write_columnar(builder, plan, out, cuts[0], cuts[1])
+            for pid, part in children:
+                _, status = os.waitpid(pid, 0)
+                if status != 0:
+                    raise WriterProcessFailed(
+                        f"a writer process failed (status {status}); {part} is incomplete"
+                    )
+                _append(out, part)
+    finally:
+        for _, part in children:
+            part.unlink(missing_ok=True)

@@ -62,8 +62,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from prefstream_runtime.broker_health import BrokerHealth
+from prefstream_runtime.consumer_lag import ConsumerLag
 from prefstream_runtime.http import asgi_app
 from prefstream_runtime.offset_gaps import GapGuard
+from prefstream_runtime.stopping import StopProgress, track
 
 
 class SourceRecord(Protocol):
@@ -189,6 +191,7 @@ class _Lifecycle:
         self.subscribers: list[tuple[Subscription, Any]] = []
         self.gaps: dict[tuple[str, str], GapGuard] = {}
         self.health: dict[int, BrokerHealth] = {}
+        self.stopping = StopProgress(close_local=self.close_once)
 
     def subscribe(self, broker: KafkaBroker, sub: Subscription, shared: Mapping[str, Any]) -> None:
         extra: dict[str, Any] = {}
@@ -261,11 +264,20 @@ class _Lifecycle:
     async def on_shutdown(self) -> None:
         self.running = False
         self.started.set()  # handlers still waiting give up
+        self.stopping.waiting_for = f"{self.service.name} to drain (finish and commit its work)"
         await self.service.drain()
+        self.stopping.waiting_for = "the Kafka consumers and producer to close (broker stop)"
 
     async def after_shutdown(self) -> None:
-        await self.service.close()
+        self.stopping.waiting_for = f"{self.service.name} to close its stores"
+        await self.close_once()
         self.log.info("%s stopped", self.service.name)
+
+    async def close_once(self) -> None:
+        """``service.close()``, once: by the stop, or by the server when the stop timed out."""
+        if not self.stopping.closed:
+            self.stopping.closed = True
+            await self.service.close()
 
     async def ready(self) -> Readiness:
         ok = self.running
@@ -297,12 +309,16 @@ def service_app(
 ) -> AsgiFastStream:
     """``service`` on ``broker``: its subscriptions with their commit modes, its lifecycle
     as FastStream hooks, ``/healthz``, ``/readyz``, ``/metrics`` (its registry) and
-    ``/asyncapi``. ``prepare`` (creating the topics) runs before ``open``;
+    ``/asyncapi``, with ``prefstream_consumer_lag_records`` of every subscription added
+    to the registry. ``prepare`` (creating the topics) runs before ``open``;
     ``consumer_options`` are the subscriber settings every subscription shares."""
     lifecycle = _Lifecycle(service, prepare)
     for sub in service.subscriptions():
         lifecycle.subscribe(broker, sub, consumer_options)
-    return asgi_app(
+    service.registry.register(
+        ConsumerLag(lambda: [(s.group_id, sub.consumer) for s, sub in lifecycle.subscribers])
+    )
+    app = asgi_app(
         broker,
         service=service.name,
         ready=lifecycle.ready,
@@ -312,3 +328,5 @@ def service_app(
         on_shutdown=[lifecycle.on_shutdown],
         after_shutdown=[lifecycle.after_shutdown],
     )
+    track(app, lifecycle.stopping)
+    return app

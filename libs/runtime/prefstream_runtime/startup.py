@@ -19,6 +19,7 @@ from typing import Any
 from faststream.asgi import AsgiFastStream
 from starlette.types import Receive, Scope, Send
 
+from prefstream_runtime.stopping import progress_of
 from prefstream_runtime.waiting import describe
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class BackgroundStart:
         service: str,
         connect: Connect | None,
         retriable: tuple[type[BaseException], ...] = (),
+        stop_timeout_s: float | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -52,6 +54,12 @@ class BackgroundStart:
         self.failure: BaseException | None = None
         self.on_failure: Callable[[], None] = lambda: None
         """Set by the server runner: ask the server to exit (the lifespan cannot)."""
+        self.stop_timeout_s = stop_timeout_s
+        """Bound of :meth:`stop`; none: unbounded."""
+        self.stop_timed_out: str | None = None
+        """What the stop was still waiting for when it outlived ``stop_timeout_s``."""
+        self.on_stop_timeout: Callable[[], None] = lambda: None
+        """Set by the server runner: end the process (the stuck clients cannot be awaited)."""
         app.after_startup(self._started)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -150,5 +158,31 @@ class BackgroundStart:
         if self.phase in ("created", "waiting"):
             task.cancel()
             log.info("%s stopped before it started (was %s)", self.service, self.phase)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=self.stop_timeout_s)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return
+        await self._give_up(task)
+
+    async def _give_up(self, task: asyncio.Task[None]) -> None:
+        """The stop waits on something that does not answer (a dead broker): say what, close
+        the local stores (they need no broker) and leave the rest to the process exit."""
+        progress = progress_of(self.app)
+        self.stop_timed_out = progress.waiting_for
+        log.error(
+            "%s did not stop within %gs; was waiting for %s. Closing its local stores and "
+            "exiting; uncommitted work is redelivered after the restart (is the broker up?)",
+            self.service,
+            self.stop_timeout_s,
+            progress.waiting_for,
+            extra={"waiting_for": progress.waiting_for},
+        )
+        task.cancel()
+        if progress.close_local is not None:
+            try:
+                await asyncio.wait_for(progress.close_local(), self.stop_timeout_s)
+                log.info("%s stores closed", self.service)
+            except Exception as exc:  # the exit goes ahead; the stores recover on open
+                log.error("%s could not close its stores: %s", self.service, describe(exc))
+        self.on_stop_timeout()

@@ -72,8 +72,10 @@ CREATE TABLE IF NOT EXISTS submissions (
     received_at DOUBLE NOT NULL,
     started_at DOUBLE,
     job_created_at DOUBLE,
-    updated_at DOUBLE NOT NULL
+    updated_at DOUBLE NOT NULL,
+    traceparent VARCHAR
 );
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS traceparent VARCHAR;
 CREATE TABLE IF NOT EXISTS submission_steps (
     dataset_id VARCHAR NOT NULL,
     recorded_at DOUBLE NOT NULL,
@@ -154,7 +156,21 @@ class Ledger:
             [sub.published_seq, sub.dataset_id],
         )
 
+    def set_traceparent(self, dataset_id: str, traceparent: str) -> None:
+        """Keep the DatasetReady's trace context: a restarted submitter's job events stay
+        in the dataset's trace."""
+        self._db.execute(
+            "UPDATE submissions SET traceparent = ? WHERE dataset_id = ?",
+            [traceparent, dataset_id],
+        )
+
     # -- reads ----------------------------------------------------------------------------
+
+    def traceparent(self, dataset_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT traceparent FROM submissions WHERE dataset_id = ?", [dataset_id]
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def get(self, dataset_id: str) -> Submission | None:
         rows = self._select("WHERE dataset_id = ?", [dataset_id])

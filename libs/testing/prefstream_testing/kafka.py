@@ -121,13 +121,17 @@ class TopicReader:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
-        await consumer.start()
+        try:  # __aexit__ runs only once this returned
+            await consumer.start()
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(self.topic) or set(range(self.partitions))
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(self.topic) or set(range(self.partitions))
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

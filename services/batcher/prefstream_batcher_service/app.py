@@ -8,6 +8,7 @@ from prefstream_events.limits import max_pair_bytes
 from prefstream_kafka import consumer_options, ensure_topics, make_broker, wait_for_kafka
 from prefstream_runtime import configure_logging, service_app
 from prefstream_runtime import run as run_asgi
+from prefstream_runtime.tracing import setup_tracing
 from prefstream_stores.errors import STORE_UNAVAILABLE
 
 from prefstream_batcher_service.service import BatcherService
@@ -25,8 +26,11 @@ def create(config: PrefstreamConfig) -> tuple[AsgiFastStream, BatcherService]:
     kafka = config.kafka
     # A dead letter carries the original record, base64-encoded.
     options = {"max_request_size": max_pair_bytes(kafka.max_record_bytes)}
-    broker = make_broker(kafka, client_id=f"{kafka.client_id}-batcher", **options)
-    service = BatcherService(config, broker)
+    tracing = setup_tracing(config.tracing, SERVICE_NAME)
+    broker = make_broker(
+        kafka, client_id=f"{kafka.client_id}-batcher", middlewares=tracing.middlewares, **options
+    )
+    service = BatcherService(config, broker, tracing)
     app = service_app(
         service,
         broker,
@@ -45,4 +49,5 @@ def run(config: PrefstreamConfig) -> None:
         service=SERVICE_NAME,
         connect=lambda report: wait_for_kafka(config.kafka, report=report),
         wait_again_on=STORE_UNAVAILABLE,
+        shutdown_timeout_s=config.service.shutdown_timeout_seconds,
     )

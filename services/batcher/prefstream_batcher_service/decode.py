@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from prefstream_datasets import pair_fragments
 from prefstream_events import DeadLetter, InvalidEvent, PairEvent, decode
 from prefstream_runtime import SourceRecord
+from prefstream_runtime.trace_headers import record_traceparent
 from prefstream_stores.batcher import PairRow
 
 SERVICE = "batcher"
@@ -21,7 +22,13 @@ class Decoded:
     """(record, dead letter) for every record that is not a valid PairEvent."""
 
 
-def pair_row(event: PairEvent, partition: int, offset: int, received_at: float) -> PairRow:
+def pair_row(
+    event: PairEvent,
+    partition: int,
+    offset: int,
+    received_at: float,
+    traceparent: str | None = None,
+) -> PairRow:
     f = pair_fragments(event)
     return PairRow(
         pair_id=event.pair_id,
@@ -39,6 +46,7 @@ def pair_row(event: PairEvent, partition: int, offset: int, received_at: float) 
         prompt_messages=f.prompt_messages,
         chosen=f.chosen,
         rejected=f.rejected,
+        traceparent=traceparent,
     )
 
 
@@ -59,5 +67,6 @@ def decode_records(
             dead.append((record, letter))
             rows.append(None)
             continue
-        rows.append(pair_row(event, record.partition, record.offset, received_at))
+        trace = record_traceparent(record)
+        rows.append(pair_row(event, record.partition, record.offset, received_at, trace))
     return Decoded(rows, dead)

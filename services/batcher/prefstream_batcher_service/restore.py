@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prefstream_config import KafkaConfig
 from prefstream_events import DatasetReady, InvalidEvent, decode
 from prefstream_kafka import client_options
-from prefstream_kafka.readers import topic_partitions
+from prefstream_kafka.readers import started, topic_partitions
 
 log = logging.getLogger("prefstream.batcher.restore")
 
@@ -38,7 +38,7 @@ async def read_announcements(kafka: KafkaConfig, topic: str) -> list[DatasetRead
         enable_auto_commit=False,
         max_partition_fetch_bytes=max(kafka.max_record_bytes + 4096, 1024 * 1024),
     )
-    await consumer.start()
+    await started(consumer)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)

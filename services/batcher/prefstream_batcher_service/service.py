@@ -59,6 +59,8 @@ from prefstream_events import (
 )
 from prefstream_runtime import Batch, Commits, Readiness, SourceRecord, Subscription
 from prefstream_runtime.crash import crash_point
+from prefstream_runtime.trace_headers import links
+from prefstream_runtime.tracing import DISABLED, Tracing
 from prefstream_stores.batcher import BatcherStore, CutRecord
 
 from prefstream_batcher_service.decode import SERVICE, Decoded, decode_records
@@ -96,9 +98,12 @@ class BatcherService:
 
     name = SERVICE
 
-    def __init__(self, config: PrefstreamConfig, broker: KafkaBroker) -> None:
+    def __init__(
+        self, config: PrefstreamConfig, broker: KafkaBroker, tracing: Tracing = DISABLED
+    ) -> None:
         """Declares the publishers on ``broker``; opens and connects nothing."""
         self.config = config
+        self.tracing = tracing
         self.settings: BatcherSettings = settings_from(config)
         self.datasets = broker.publisher(
             config.kafka.topics.datasets,
@@ -182,6 +187,8 @@ class BatcherService:
         self.store = await asyncio.to_thread(BatcherStore, s.db_path, memory_limit=s.memory_limit)
         announced = await read_announcements(self.config.kafka, s.datasets_topic)
         mine = lineage(announced, s.dataset_name, s.pairs_topic)
+        if mine:
+            self._record_cut(max(mine, key=lambda e: e.sequence))
         async with self.lock:
             await self._call(self._restore, mine)
             await self._call(self._load_state, last_sequence(announced, s.dataset_name))
@@ -223,6 +230,7 @@ class BatcherService:
         if self.store is not None:
             self.store.close()
             self.store = None
+        self.tracing.shutdown()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in a worker thread; it completes even if the caller is cancelled."""
@@ -512,6 +520,30 @@ class BatcherService:
         if entry.state is DatasetState.RESTORED:
             async with self.lock:
                 return await self._call(self._materialize_restored, entry)
+        tracer = self.tracing.tracer
+        if tracer is None:
+            await self._write_and_announce(entry)
+            return True
+        async with self.lock:
+            traces = await self._call(
+                self.db.trace_links, entry.spec, self.config.tracing.max_links
+            )
+        # The DatasetReady published inside carries this span's context (the middleware).
+        with tracer.start_as_current_span(
+            "batcher dataset cut",
+            links=links(traces),
+            attributes={
+                "prefstream.dataset": entry.spec.name,
+                "prefstream.sequence": entry.spec.sequence,
+                "prefstream.trigger": entry.spec.trigger,
+                "prefstream.linked_pairs": len(traces),
+            },
+        ):
+            await self._write_and_announce(entry)
+        return True
+
+    async def _write_and_announce(self, entry: CutRecord) -> None:
+        """A decided cut's files, then its announcement; a written one's announcement."""
         if entry.state is DatasetState.DECIDED:
             started = time.perf_counter()
             async with self.lock:
@@ -522,7 +554,6 @@ class BatcherService:
             assert entry.event is not None
             event = DatasetReady.model_validate_json(entry.event)
         await self._announce(event)
-        return True
 
     def _write(self, spec: CutSpec, state: DatasetState) -> DatasetReady:
         built = build(self.db, spec, self.options)
@@ -541,6 +572,10 @@ class BatcherService:
         )
         return built.event
 
+    def _record_cut(self, event: DatasetReady) -> None:
+        self.metrics.last_dataset_sequence.set(event.sequence)
+        self.metrics.last_cut_timestamp.set(event.created_at.timestamp())
+
     async def _announce(self, event: DatasetReady) -> None:
         await self.datasets.publish(
             encode(event),
@@ -558,7 +593,7 @@ class BatcherService:
             await self._call(self.db.mark_announced, event.sequence)
         self.metrics.datasets_total.labels(event.trigger or "unknown").inc()
         self.metrics.dataset_pairs_total.inc(event.num_pairs)
-        self.metrics.last_dataset_sequence.set(event.sequence)
+        self._record_cut(event)
         log.info(
             "dataset announced",
             extra={"dataset": event.name, "dataset_id": event.dataset_id, "pairs": event.num_pairs},

@@ -32,6 +32,7 @@ from prefstream_cli.commands.dataset import request_cut
 from prefstream_cli.demo_run import scrape
 from prefstream_cli.platform_models import deploy_and_wait, register_base_model
 from prefstream_cli.stack import Stack, nmp_local_url, running_stack
+from prefstream_cli.stop_signals import until_stopped
 
 PAIRING_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.2
@@ -59,17 +60,26 @@ class LoopResult:
     timed_out: bool = False
     failure: str | None = None
     """Why a round produced no model (the loop stops there)."""
+    stopped_by: str | None = None
+    """The signal that ended the loop early (``SIGTERM``), if one did."""
 
 
 async def run_closed_loop(
-    config: PrefstreamConfig, config_path: str | None, overrides: list[tuple[str, str]]
+    config: PrefstreamConfig,
+    config_path: str | None,
+    overrides: list[tuple[str, str]],
+    *,
+    interrupt: asyncio.Event | None = None,
 ) -> LoopResult:
+    """Run the rounds until done, timed out, failed or ``interrupt`` is set; the last two
+    cut the current round short (the rows so far are the result) and stop the stack."""
     result = LoopResult()
     started = time.monotonic()
     try:
-        await asyncio.wait_for(
-            _run(config, config_path, overrides, result), config.demo.timeout_seconds
-        )
+        async with asyncio.timeout(config.demo.timeout_seconds):
+            await until_stopped(
+                _run(config, config_path, overrides, result), interrupt or asyncio.Event()
+            )
     except TimeoutError:
         result.timed_out = True
     except RoundFailed as exc:
@@ -139,6 +149,14 @@ async def _play_round(
     return stats
 
 
+PAIRING_PROGRESS = {
+    "records_total": "prefstream_pairing_records_consumed_total",
+    "pairs_total": "prefstream_pairing_pairs_published_total",
+}
+BATCHER_PROGRESS = {"pairs_total": "prefstream_batcher_pairs_consumed_total"}
+"""Every outcome (stored, duplicate, replayed): each pair the pairing service published."""
+
+
 def _metrics_urls(config: PrefstreamConfig) -> tuple[str, str]:
     return (
         f"http://{config.pairing.http_host}:{config.pairing.http_port}/metrics",
@@ -148,7 +166,7 @@ def _metrics_urls(config: PrefstreamConfig) -> tuple[str, str]:
 
 def records_read(config: PrefstreamConfig) -> float:
     """Records the pairing service has consumed so far."""
-    return scrape(_metrics_urls(config)[0], ("records_total",))["records_total"]
+    return scrape(_metrics_urls(config)[0], PAIRING_PROGRESS)["records_total"]
 
 
 async def _cut_round(
@@ -160,8 +178,8 @@ async def _cut_round(
     pairing, batcher = _metrics_urls(config)
     deadline = time.monotonic() + PAIRING_TIMEOUT_SECONDS
     while True:
-        seen = scrape(pairing, ("records_total", "pairs_total"))
-        stored = scrape(batcher, ("pairs_total",))
+        seen = scrape(pairing, PAIRING_PROGRESS)
+        stored = scrape(batcher, BATCHER_PROGRESS)
         if seen["records_total"] >= records_before + published and (
             stored["pairs_total"] >= seen["pairs_total"]
         ):

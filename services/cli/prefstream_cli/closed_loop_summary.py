@@ -6,6 +6,7 @@ from prefstream_config import PrefstreamConfig
 from prefstream_demo.tictactoe.evaluation import OpponentResult
 
 from prefstream_cli.closed_loop import LoopResult, PolicyRow
+from prefstream_cli.demo_run import ended
 
 
 def _wdl(r: OpponentResult) -> str:
@@ -62,7 +63,7 @@ def loop_summary(config: PrefstreamConfig, result: LoopResult) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = [
         "",
-        f"prefstream demo (closed loop) finished in {result.seconds:.0f}s"
+        f"prefstream demo (closed loop) {ended(result.stopped_by, result.seconds)}"
         + (" (timed out)" if result.timed_out else "")
         + f": {max(0, len(result.rows) - 1)} trained models, {promoted} promoted",
         "",

@@ -7,9 +7,10 @@ agents would; the demo ends when ``demo.jobs_to_complete`` jobs have completed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,11 +30,15 @@ class DemoResult:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     timed_out: bool = False
+    stopped_by: str | None = None
+    """The signal that ended the demo early (``SIGTERM``), if one did."""
 
 
-def scrape(url: str, names: tuple[str, ...]) -> dict[str, float]:
-    """Sum of each named Prometheus series (all label sets) from a service's /metrics."""
+def scrape(url: str, names: Mapping[str, str]) -> dict[str, float]:
+    """``{key: sum of the series named names[key] (all label sets)}`` from a service's
+    /metrics (0 where absent or unreachable)."""
     found = dict.fromkeys(names, 0.0)
+    keys = {metric: key for key, metric in names.items()}
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
@@ -43,9 +48,9 @@ def scrape(url: str, names: tuple[str, ...]) -> dict[str, float]:
         if line.startswith("#"):
             continue
         metric, _, value = line.rpartition(" ")
-        base = metric.split("{", 1)[0]
-        if base in found:
-            found[base] += float(value)
+        key = keys.get(metric.split("{", 1)[0])
+        if key is not None:
+            found[key] += float(value)
     return found
 
 
@@ -61,11 +66,13 @@ async def _agents(config: PrefstreamConfig, stop: asyncio.Event, result: DemoRes
 
 
 async def _jobs(config: PrefstreamConfig, since: datetime, result: DemoResult) -> None:
-    async for event in job_events(config.kafka, from_beginning=True):
-        if event.updated_at >= since or event.job_key in result.board.jobs:
-            result.board.apply(event)
-        if result.board.count(JobStatus.COMPLETED) >= config.demo.jobs_to_complete:
-            return
+    # aclosing: the consumer is closed before this returns (see job_events).
+    async with contextlib.aclosing(job_events(config.kafka, from_beginning=True)) as events:
+        async for event in events:
+            if event.updated_at >= since or event.job_key in result.board.jobs:
+                result.board.apply(event)
+            if result.board.count(JobStatus.COMPLETED) >= config.demo.jobs_to_complete:
+                return
 
 
 STOP_SECONDS = 30.0
@@ -95,8 +102,15 @@ async def settle(
 
 
 async def run_demo(
-    config: PrefstreamConfig, config_path: str | None, overrides: list[tuple[str, str]]
+    config: PrefstreamConfig,
+    config_path: str | None,
+    overrides: list[tuple[str, str]],
+    *,
+    interrupt: asyncio.Event | None = None,
 ) -> DemoResult:
+    """Play until the jobs completed, the demo timed out or ``interrupt`` was set; in each
+    case the agents stop, the counts so far are collected, then the stack stops."""
+    interrupt = interrupt or asyncio.Event()
     result = DemoResult()
     started = time.monotonic()
     async with running_stack(config, config_path, overrides) as stack:
@@ -110,16 +124,18 @@ async def run_demo(
         )
         agents = asyncio.create_task(_agents(stack.config, stop, result))
         jobs = asyncio.create_task(_jobs(stack.config, since, result))
+        interrupted = asyncio.create_task(interrupt.wait())
         try:
             done, _ = await asyncio.wait(
-                {agents, jobs},
+                {agents, jobs, interrupted},
                 timeout=config.demo.timeout_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             result.timed_out = not done
-            for task in done:
+            for task in done - {interrupted}:
                 task.result()  # surface an agent or watcher failure
         finally:
+            interrupted.cancel()
             stop.set()
             jobs.cancel()
             await settle(jobs, STOP_SECONDS, "the job watcher", say)
@@ -131,16 +147,18 @@ async def run_demo(
     return result
 
 
-PAIRING_COUNTS = (
-    "records_total",
-    "candidates_paired_total",
-    "candidates_unpaired_total",
-    "candidates_open",
-    "duplicates_total",
-    "filtered_total",
-    "deadletter_total",
-    "pairs_total",
-)
+PAIRING_COUNTS = {
+    "records_total": "prefstream_pairing_records_consumed_total",
+    "candidates_paired_total": "prefstream_pairing_candidates_paired_total",
+    "candidates_unpaired_total": "prefstream_pairing_candidates_unpaired_total",
+    "candidates_open": "prefstream_pairing_candidates_open",
+    "duplicates_total": "prefstream_pairing_candidates_duplicate_total",
+    "filtered_total": "prefstream_pairing_candidates_filtered_total",
+    "deadletter_total": "prefstream_pairing_dead_letters_total",
+    "pairs_total": "prefstream_pairing_pairs_published_total",
+}
+"""The summary's counts (its keys) and the pairing service's metrics they are read from."""
+BATCHER_COUNTS = {"datasets_total": "prefstream_batcher_datasets_announced_total"}
 CATCH_UP_SECONDS = 30.0
 """How long the summary waits for the pairing service to consume the last candidates."""
 
@@ -157,7 +175,7 @@ async def collect_metrics(stack: Stack, published: int) -> dict[str, float]:
     while counts["records_total"] < published and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
         counts = await asyncio.to_thread(scrape, pairing, PAIRING_COUNTS)
-    return {**counts, **await asyncio.to_thread(scrape, batcher, ("datasets_total",))}
+    return {**counts, **await asyncio.to_thread(scrape, batcher, BATCHER_COUNTS)}
 
 
 async def final_board(config: PrefstreamConfig, since: datetime, board: JobBoard) -> JobBoard:
@@ -190,13 +208,20 @@ def candidate_accounting(published: int, m: dict[str, float]) -> list[tuple[str,
     return counted
 
 
+def ended(stopped_by: str | None, seconds: float) -> str:
+    """How a summary says the demo ended: "finished in 90s", "stopped by SIGTERM after 12s"."""
+    if stopped_by is None:
+        return f"finished in {seconds:.0f}s"
+    return f"stopped by {stopped_by} after {seconds:.0f}s"
+
+
 def summary(config: PrefstreamConfig, result: DemoResult) -> str:
     games = sum(s.games for s in result.stats)
     candidates = sum(s.candidates for s in result.stats)
     m = result.metrics
     lines = [
         "",
-        f"prefstream demo finished in {result.seconds:.0f}s"
+        f"prefstream demo {ended(result.stopped_by, result.seconds)}"
         + (" (timed out)" if result.timed_out else ""),
         f"  games played        {games}",
         f"  candidates          {candidates} published: "

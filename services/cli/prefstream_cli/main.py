@@ -2,58 +2,66 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
-from prefstream_kafka.reachability import BrokerUnreachable
 
-from prefstream_cli.commands.broker import broker
-from prefstream_cli.commands.config_cmd import config_group
-from prefstream_cli.commands.dataset import cut as dataset_cut
-from prefstream_cli.commands.dataset import ls as dataset_list
-from prefstream_cli.commands.demo import demo
-from prefstream_cli.commands.nmp_local import nmp_local
-from prefstream_cli.commands.pairs import build as pairs_build
-from prefstream_cli.commands.publish import publish
-from prefstream_cli.commands.service import service
-from prefstream_cli.commands.submit import submit
-from prefstream_cli.commands.ui import ui
-from prefstream_cli.commands.up import up
-from prefstream_cli.commands.watch import watch
-from prefstream_cli.options import EXIT_UNREACHABLE, fail
+from prefstream_cli.lazy_group import LazyCommand, LazyGroup
+
+C = "prefstream_cli.commands"
+COMMANDS = (
+    LazyCommand("broker", f"{C}.broker:broker", "Run the embedded Tansu broker (memory only)."),
+    LazyCommand("config", f"{C}.config_cmd:config_group", "Inspect the resolved configuration."),
+    LazyCommand("demo", f"{C}.demo:demo", "Agents play, train, serve and evaluate a model."),
+    LazyCommand("nmp-local", f"{C}.nmp_local:nmp_local", "Serve the local NeMo platform."),
+    LazyCommand("publish", f"{C}.publish:publish", "Validate and publish CandidateEvents."),
+    LazyCommand("service", f"{C}.service:service", "Run one service (pairing, batcher, ...)."),
+    LazyCommand("submit", f"{C}.submit:submit", "Train on a dataset and follow the job."),
+    LazyCommand("ui", f"{C}.ui:ui", "Serve the web view of every job."),
+    LazyCommand("up", f"{C}.up:up", "Start the whole stack on this machine."),
+    LazyCommand("watch", f"{C}.watch:watch", "Show every training job live."),
+)
+PAIRS_COMMANDS = (
+    LazyCommand("build", f"{C}.pairs:build", "Pair a JSONL file of CandidateEvents offline."),
+)
+DATASET_COMMANDS = (
+    LazyCommand("cut", f"{C}.dataset:cut", "Ask the running batcher to cut a dataset now."),
+    LazyCommand("list", f"{C}.dataset:ls", "List the datasets in batcher.datasets_dir."),
+)
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     """Errors every command may hit, reported as one line with their own exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except BrokerUnreachable as exc:
-            fail(str(exc), EXIT_UNREACHABLE)
+        except Exception as exc:
+            # Only a command that talked to Kafka imported this module, and only such a
+            # command can raise its error: --help must not import aiokafka to catch it.
+            reachability = sys.modules.get("prefstream_kafka.reachability")
+            if reachability is not None and isinstance(exc, reachability.BrokerUnreachable):
+                from prefstream_cli.options import EXIT_UNREACHABLE, fail
+
+                fail(str(exc), EXIT_UNREACHABLE)
+            raise
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="prefstream-cli", prog_name="prefstream")
 def cli() -> None:
     """prefstream: agents' scored candidates -> DPO datasets -> NeMo Customizer jobs."""
 
 
-@cli.group("pairs")
+@cli.group("pairs", cls=LazyGroup, lazy=PAIRS_COMMANDS)
 def pairs_group() -> None:
     """Build DPO pairs."""
 
 
-@cli.group("dataset")
+@cli.group("dataset", cls=LazyGroup, lazy=DATASET_COMMANDS)
 def dataset_group() -> None:
     """Cut and list datasets."""
-
-
-for command in (broker, config_group, demo, nmp_local, publish, service, submit, ui, up, watch):
-    cli.add_command(command)
-pairs_group.add_command(pairs_build)
-dataset_group.add_command(dataset_cut)
-dataset_group.add_command(dataset_list)
 
 
 def main() -> None:

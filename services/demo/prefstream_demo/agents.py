@@ -171,6 +171,7 @@ async def _agent(
     stats.run_ids.append(run_id)
     async with CandidatePublisher.connect(
         config.kafka,
+        tracing=config.tracing,
         agent_id=agent_id,
         policy_model=stats.policy_model,
         run_id=run_id,

@@ -33,6 +33,7 @@ from prefstream_nmp_local.context import AppContext
 from prefstream_nmp_local.errors import ApiError, HfError, api_error_response, hf_error_response
 from prefstream_nmp_local.faults import FaultConfig, FaultMiddleware, FaultState
 from prefstream_nmp_local.hf_repos import HfRepos
+from prefstream_nmp_local.metrics import MetricsMiddleware, NmpLocalMetrics
 from prefstream_nmp_local.persistence import Store
 from prefstream_nmp_local.serving import openai_routes
 from prefstream_nmp_local.serving.served_models import ServedModels
@@ -60,6 +61,7 @@ def create_app(settings: NmpLocalSettings | None = None) -> Starlette:
     repos = HfRepos(ctx.store, ctx.blobs)
     served = ServedModels(repos, ctx.settings.data_dir / "training" / "cache")
     customizer.seed_configs(ctx)
+    metrics = NmpLocalMetrics(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -105,8 +107,12 @@ def create_app(settings: NmpLocalSettings | None = None) -> Starlette:
             *customization_targets.routes(ctx),
             *deployments.routes(ctx, served, repos),
             *openai_routes.routes(ctx, served),
+            *metrics.routes(),
         ],
-        middleware=[Middleware(FaultMiddleware, ctx=ctx)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(FaultMiddleware, ctx=ctx),
+        ],
         exception_handlers={
             ApiError: on_api_error,
             HfError: on_hf_error,

@@ -30,7 +30,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-EXEMPT_PREFIXES = ("/health", "/healthz", "/readyz", "/v1/nmp-local/")
+EXEMPT_PREFIXES = ("/health", "/healthz", "/readyz", "/metrics", "/v1/nmp-local/")
 
 
 class FaultConfig(BaseModel):

@@ -31,9 +31,14 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Tracer
 from prefstream_events import DeadLetter, encode
 from prefstream_events.cloudevents import EVENT_TYPES, SPECVERSION
+from prefstream_pairing import Pair
 from prefstream_runtime import SourceRecord
+from prefstream_runtime.trace_headers import kafka_headers, span_context_from
 from prefstream_stores.pairing import PairingStore
 
 from prefstream_pairing_service.metrics import PairingMetrics
@@ -67,8 +72,11 @@ class PairingService:
         topic: str,
         pairs_topic: str,
         deadletter_topic: str,
+        tracer: Tracer | None = None,
     ) -> None:
         self.processor = processor
+        self.tracer = tracer
+        """One span per published pair when set (the processor then keeps traces)."""
         self.store = store
         self.sink = sink
         self.metrics = metrics
@@ -266,10 +274,14 @@ class PairingService:
         m.pairs_total.inc(len(fx.pairs))
         for dl in fx.deadletters:
             m.deadletter_total.labels(reason=dl.reason).inc()
+        closed_by: dict[str, int] = {}
+        observe = m.close_latency.observe
         for reason, last_ts in fx.closed:
-            m.windows_closed_total.labels(reason=reason).inc()
+            closed_by[reason] = closed_by.get(reason, 0) + 1
             if last_ts:
-                m.close_latency.observe(max(0.0, (committed_ms - last_ts) / 1000))
+                observe(max(0.0, (committed_ms - last_ts) / 1000))
+        for reason, n in closed_by.items():  # labels() costs ~4 µs: once per reason
+            m.windows_closed_total.labels(reason=reason).inc(n)
         m.windows_open.set(len(self.processor.windows))
         if started is not None:
             m.batch_seconds.observe(time.perf_counter() - started)
@@ -283,18 +295,11 @@ class PairingService:
         again; consumers deduplicate the others by ``deadletter_id``, the ``ce_id``."""
         now = _ce_time()
         source = SERVICE.encode()
-        # One shared header prefix per batch; only the CloudEvents id differs per pair.
-        base = [
-            ("ce_specversion", SPECVERSION.encode()),
-            ("ce_type", EVENT_TYPES["PairEvent"].encode()),
-            ("ce_source", source),
-            ("ce_time", now),
-            ("content-type", b"application/json"),
-        ]
-        pairs: list[Record] = [
-            (p.example_id.encode(), _encode_pair(p), [*base, ("ce_id", p.pair_id.encode())])
-            for p in fx.pairs
-        ]
+        base = pair_headers(now)
+        if self.tracer is None:
+            pairs = pair_records(fx.pairs, base)
+        else:
+            pairs = _traced_pairs(self.tracer, fx, base)
         futures = await self.sink.send(self.pairs_topic, pairs)
         if not fx.deadletters:
             return futures, []
@@ -495,6 +500,51 @@ class PairingService:
                     await self._commit_offsets(self.processor.windows.commit_offsets(self.owned))
                 except Exception:  # a restart replays from the last commit
                     log.exception("offset commit at shutdown failed")
+
+
+def pair_headers(now: bytes) -> list[tuple[str, bytes]]:
+    """The CloudEvents headers every pair of a batch shares (all but ``ce_id``)."""
+    return [
+        ("ce_specversion", SPECVERSION.encode()),
+        ("ce_type", EVENT_TYPES["PairEvent"].encode()),
+        ("ce_source", SERVICE.encode()),
+        ("ce_time", now),
+        ("content-type", b"application/json"),
+    ]
+
+
+def pair_records(pairs: Sequence[Pair], base: list[tuple[str, bytes]]) -> list[Record]:
+    """Each pair as a record keyed by ``example_id``, with ``base`` and its ``ce_id``."""
+    return [
+        (p.example_id.encode(), _encode_pair(p), [*base, ("ce_id", p.pair_id.encode())])
+        for p in pairs
+    ]
+
+
+def _traced_pairs(tracer: Tracer, fx: Effects, base: list[tuple[str, bytes]]) -> list[Record]:
+    """Each pair in a span whose parent is its chosen candidate (else its rejected one) and
+    which links both; the span's ``traceparent`` travels in the pair's headers."""
+    known: dict[str | None, SpanContext | None] = {None: None}
+    records: list[Record] = []
+    for p, (chosen, rejected) in zip(fx.pairs, fx.pair_traces, strict=True):
+        contexts = []
+        for tp in (chosen, rejected):
+            if tp not in known:
+                known[tp] = span_context_from(tp)
+            contexts.append(known[tp])
+        parent = contexts[0] or contexts[1]
+        span = tracer.start_span(
+            "pairing pair",
+            context=trace.set_span_in_context(NonRecordingSpan(parent)) if parent else Context(),
+            kind=SpanKind.PRODUCER,
+            links=[Link(sc) for sc in contexts if sc is not None],
+            attributes={"prefstream.pair_id": p.pair_id},  # each attribute costs ~3 µs
+        )
+        headers = [*base, ("ce_id", p.pair_id.encode())]
+        headers += kafka_headers(trace.set_span_in_context(span))
+        span.end()
+        records.append((p.example_id.encode(), _encode_pair(p), headers))
+    return records
 
 
 def _ce_time() -> bytes:

@@ -32,8 +32,10 @@ from prefstream_pairing import (
 from prefstream_pairing.bloom import WindowBloom
 from prefstream_pairing.windows import NUM_CANDIDATES, WindowKey
 from prefstream_runtime.lifecycle import SourceRecord
+from prefstream_runtime.trace_headers import record_traceparent
 from prefstream_stores.pairing import (
     CandidateRow,
+    Columns,
     PairingStore,
     PairRow,
     StoredCandidate,
@@ -49,11 +51,14 @@ SERVICE = "prefstream-pairing"
 
 @dataclass
 class Effects:
-    window_rows: list[WindowRow] = field(default_factory=list)
-    candidate_rows: list[CandidateRow] = field(default_factory=list)
-    pair_rows: list[PairRow] = field(default_factory=list)
+    window_rows: Columns[WindowRow] = field(default_factory=lambda: Columns(WindowRow))
+    candidate_rows: Columns[CandidateRow] = field(default_factory=lambda: Columns(CandidateRow))
+    pair_rows: Columns[PairRow] = field(default_factory=lambda: Columns(PairRow))
+    """The batch's rows, columnar: appended to DuckDB as one Arrow table per table."""
     updates: list[WindowUpdate] = field(default_factory=list)
     pairs: list[Pair] = field(default_factory=list)
+    pair_traces: list[tuple[str | None, str | None]] = field(default_factory=list)
+    """Only when tracing: per pair, the (chosen, rejected) candidates' ``traceparent``."""
     deadletters: list[DeadLetter] = field(default_factory=list)
     closed: list[tuple[str, int]] = field(default_factory=list)
     """(close reason, last record timestamp ms) per closed window, for metrics."""
@@ -95,6 +100,7 @@ class Processor:
         max_record_bytes: int,
         cache_size: int = 20_000,
         max_clock_skew_s: float | None = None,
+        traced: bool = False,
         # A closed window found in the cache must stay there for the rest of its batch:
         # keep cache_size well above the batch size (the service uses 4x).
     ) -> None:
@@ -105,6 +111,8 @@ class Processor:
         self.bloom = WindowBloom()
         self.bloom.update(store.window_keys())
         self.late_policy = late_policy
+        self.traced = traced
+        """Keep each candidate's ``traceparent`` and fill ``Effects.pair_traces``."""
         self.max_record_bytes = max_record_bytes
         self.stats = PairingStats()
         self._last_ts: dict[WindowKey, int] = {}
@@ -188,8 +196,10 @@ class Processor:
                 )
 
         lates: list[_Late] = []
+        traced = self.traced
         for r, rec in decoded:
             key = (rec.run_id, rec.example_id, rec.turn_id)
+            trace = record_traceparent(r) if traced else None
             w = open_windows.get(key)
             prompt = rec.input
             first = next(iter(w.candidates.values()), None) if w is not None else None
@@ -205,6 +215,7 @@ class Processor:
                     prompt_key=first.prompt_key,
                     arrival=r.offset,
                     policy_model=rec.policy_model,
+                    trace=trace,
                 )
             else:
                 cand = Candidate(
@@ -215,6 +226,7 @@ class Processor:
                     prompt_key=canonical_prompt(prompt),
                     arrival=r.offset,
                     policy_model=rec.policy_model,
+                    trace=trace,
                 )
             if w is None:
                 known = keys.get(key)
@@ -290,30 +302,46 @@ class Processor:
         )
         indices = [c.candidate_index for c in cands]
         pair_ids = [p.pair_id for p in pairs]
-        fx.window_rows.append(
-            WindowRow(
-                window_key=wk,
-                window_id=wid,
-                run_id=run_id,
-                example_id=example_id,
-                turn_id=turn_id,
-                source_partition=w.home,
-                first_offset=w.first_offsets.get(w.home),
-                last_offset=w.last_offset,
-                close_reason=reason,
-                closed_at=now,
-                num_candidates=len(cands),
-                candidate_indices=encode_indices(indices),
-                pair_ids=encode_pair_ids(pair_ids),
-                prompt=cands[0].prompt_key.decode(),
-            )
-        )
         window_prompt = cands[0].prompt_key
-        for c in cands:
-            fx.candidate_rows.append(
-                _candidate_row(wk, c, w.home, late=False, window_prompt=window_prompt)
-            )
-        self._emit(wk, pairs, fx, now)
+        n = len(cands)
+        for col, value in zip(
+            fx.window_rows.cols,
+            (
+                wk,
+                wid,
+                run_id,
+                example_id,
+                turn_id,
+                w.home,
+                w.first_offsets.get(w.home),
+                w.last_offset,
+                reason,
+                now,
+                n,
+                encode_indices(indices),
+                encode_pair_ids(pair_ids),
+                window_prompt.decode(),
+            ),
+            strict=True,
+        ):
+            col.append(value)
+        # Candidate rows, a column at a time (no object per row); a prompt equal to the
+        # window's is stored once, in the window row.
+        c_wk, c_idx, c_score, c_prompt, c_output, c_policy, c_part, c_offset, c_late = (
+            fx.candidate_rows.cols
+        )
+        c_wk.extend([wk] * n)
+        c_idx.extend(indices)
+        c_score.extend([c.score for c in cands])
+        c_prompt.extend(
+            [None if c.prompt_key == window_prompt else c.prompt_key.decode() for c in cands]
+        )
+        c_output.extend([c.output for c in cands])
+        c_policy.extend([c.policy_model for c in cands])
+        c_part.extend([w.home] * n)
+        c_offset.extend([c.arrival for c in cands])
+        c_late.extend([False] * n)
+        self._emit(wk, pairs, fx, now, cands)
         in_pairs = {i for p in pairs for i in (p.chosen_index, p.rejected_index)}
         paired = sum(1 for i in indices if i in in_pairs)
         fx.paired += paired
@@ -323,10 +351,43 @@ class Processor:
         self._pending[wk] = (fx.seq, cands)
         fx.closed.append((reason, self._last_ts.pop(w.key, 0)))
 
-    def _emit(self, wk: int, pairs: list[Pair], fx: Effects, now: datetime) -> None:
+    def _emit(
+        self, wk: int, pairs: list[Pair], fx: Effects, now: datetime, cands: list[Candidate]
+    ) -> None:
+        if not pairs:
+            return
         fx.pairs.extend(pairs)
-        for p in pairs:
-            fx.pair_rows.append(_pair_row(wk, p, now))
+        n = len(pairs)
+        (
+            p_id,
+            p_hash,
+            p_wk,
+            p_chosen,
+            p_rejected,
+            p_chosen_score,
+            p_rejected_score,
+            p_diff,
+            p_reward,
+            p_reason,
+            p_created,
+        ) = fx.pair_rows.cols
+        p_id.extend([p.pair_id for p in pairs])
+        p_hash.extend([p.content_hash for p in pairs])
+        p_wk.extend([wk] * n)
+        p_chosen.extend([p.chosen_index for p in pairs])
+        p_rejected.extend([p.rejected_index for p in pairs])
+        p_chosen_score.extend([p.chosen_score for p in pairs])
+        p_rejected_score.extend([p.rejected_score for p in pairs])
+        p_diff.extend([p.score_diff for p in pairs])
+        p_reward.extend([p.reward for p in pairs])
+        p_reason.extend([p.close_reason for p in pairs])
+        p_created.extend([now] * n)
+        if self.traced:
+            # Candidates read back from the store (a late one's closed window) have no trace.
+            trace = {c.candidate_index: c.trace for c in cands}
+            fx.pair_traces.extend(
+                (trace.get(p.chosen_index), trace.get(p.rejected_index)) for p in pairs
+            )
 
     def _pair_lates(self, lates: list[_Late], fx: Effects, event_time: str) -> None:
         """Re-pair each late candidate with everything its window holds, one at a time, so
@@ -360,7 +421,7 @@ class Processor:
             fx.candidate_rows.append(
                 _candidate_row(x.window_key, x.candidate, x.partition, late=True)
             )
-            self._emit(x.window_key, new, fx, now)
+            self._emit(x.window_key, new, fx, now, cands)
             mine = x.candidate.candidate_index
             if any(mine in (p.chosen_index, p.rejected_index) for p in new):
                 fx.paired += 1
@@ -372,17 +433,16 @@ class Processor:
                 candidate_indices=sorted(c.candidate_index for c in cands),
                 pair_ids=sorted(closed.pair_ids),
             )
-        in_batch = {row.window_key for row in fx.window_rows}
+        in_batch = {k: i for i, k in enumerate(fx.window_rows.cols[0])}  # window_key column
         for wk, u in updates.items():
-            if wk in in_batch:  # the row is still being inserted: rewrite it in place
-                for i, row in enumerate(fx.window_rows):
-                    if row.window_key == wk:
-                        fx.window_rows[i] = msgspec.structs.replace(
-                            row,
-                            num_candidates=len(u.candidate_indices),
-                            candidate_indices=encode_indices(u.candidate_indices),
-                            pair_ids=encode_pair_ids(u.pair_ids),
-                        )
+            i = in_batch.get(wk)
+            if i is not None:  # the row is still being inserted: rewrite it in place
+                fx.window_rows[i] = msgspec.structs.replace(
+                    fx.window_rows[i],
+                    num_candidates=len(u.candidate_indices),
+                    candidate_indices=encode_indices(u.candidate_indices),
+                    pair_ids=encode_pair_ids(u.pair_ids),
+                )
             else:
                 fx.updates.append(u)
 
@@ -408,6 +468,7 @@ def _candidate_row(
 
 
 def _pair_row(wk: int, p: Pair, now: datetime) -> PairRow:
+    """One pair's row: the reference that :meth:`Processor._emit`'s columns must equal."""
     return PairRow(
         pair_id=p.pair_id,
         content_hash=p.content_hash,

@@ -17,6 +17,7 @@ from prefstream_config import PrefstreamConfig
 from prefstream_kafka import wait_for_kafka
 from prefstream_pairing import PairingOptions
 from prefstream_runtime import Batch, Commits, Readiness, Subscription
+from prefstream_runtime.tracing import DISABLED, Tracing
 from prefstream_runtime.waiting import wait_until_available
 from prefstream_stores.errors import STORE_UNAVAILABLE
 from prefstream_stores.pairing import PairingStore
@@ -32,8 +33,9 @@ log = logging.getLogger("prefstream.pairing")
 class Pairing:
     name = "pairing"
 
-    def __init__(self, config: PrefstreamConfig) -> None:
+    def __init__(self, config: PrefstreamConfig, tracing: Tracing = DISABLED) -> None:
         self.config = config
+        self.tracing = tracing
         self.metrics = PairingMetrics()
         self.registry = self.metrics.registry
         self.store: PairingStore | None = None
@@ -75,6 +77,7 @@ class Pairing:
             max_record_bytes=kafka.max_record_bytes,
             cache_size=max(20_000, 4 * pairing.batch_max_records),
             max_clock_skew_s=pairing.max_clock_skew_seconds,
+            traced=self.tracing.enabled,
         )
         self.writer = PairingService(
             processor,
@@ -84,6 +87,7 @@ class Pairing:
             topic=kafka.topics.candidates,
             pairs_topic=kafka.topics.pairs,
             deadletter_topic=kafka.topics.deadletter,
+            tracer=self.tracing.tracer,
         )
 
     async def start(self) -> None:
@@ -113,6 +117,7 @@ class Pairing:
             await self.sink.stop()
         if self.store is not None:
             self.store.close()
+        self.tracing.shutdown()
 
     def ready(self) -> Readiness:
         writer = self.writer

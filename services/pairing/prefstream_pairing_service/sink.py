@@ -20,6 +20,34 @@ from prefstream_kafka import client_options
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 """(key, value, headers)"""
 
+KEY_PARTITIONS = 200_000
+"""Keys whose partition is remembered across batches; the memo is dropped when full."""
+
+
+class KeyRouter:
+    """Groups records by the partition their key hashes to on one topic (Kafka's murmur2,
+    as the Java client and aiokafka). murmur2 is pure Python (~4 µs a key) and an
+    example's turns come in several batches, so each key's partition is remembered."""
+
+    def __init__(self, parts: list[int], limit: int = KEY_PARTITIONS) -> None:
+        self.parts = parts
+        self.limit = limit
+        self._partitioner = DefaultPartitioner()
+        self._memo: dict[bytes | None, int] = {None: parts[0]}
+
+    def group(self, records: Sequence[Record]) -> dict[int, list[Record]]:
+        if len(self._memo) > self.limit:
+            self._memo = {None: self.parts[0]}
+        memo, parts = self._memo, self.parts
+        by_part: dict[int, list[Record]] = {}
+        for rec in records:
+            key = rec[0]
+            part = memo.get(key)
+            if part is None:
+                part = memo[key] = self._partitioner(key, parts, parts)
+            by_part.setdefault(part, []).append(rec)
+        return by_part
+
 
 class Sink:
     def __init__(self, kafka: KafkaConfig, *, client_id: str) -> None:
@@ -32,8 +60,7 @@ class Sink:
             max_request_size=max_pair_bytes(kafka.max_record_bytes),
             enable_idempotence=False,
         )
-        self._partitioner = DefaultPartitioner()
-        self._partitions: dict[str, list[int]] = {}
+        self._routers: dict[str, KeyRouter] = {}
 
     async def start(self) -> None:
         await self.producer.start()
@@ -41,25 +68,18 @@ class Sink:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def _partitions_for(self, topic: str) -> list[int]:
-        parts = self._partitions.get(topic)
-        if parts is None:
-            parts = self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
-        return parts
+    async def _router(self, topic: str) -> KeyRouter:
+        router = self._routers.get(topic)
+        if router is None:
+            parts = sorted(await self.producer.partitions_for(topic))
+            router = self._routers[topic] = KeyRouter(parts)
+        return router
 
     async def send(self, topic: str, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
         """Queue ``records``; returns futures that resolve when the broker acknowledges."""
         if not records:
             return []
-        parts = await self._partitions_for(topic)
-        by_part: dict[int, list[Record]] = {}
-        seen: dict[bytes | None, int] = {None: parts[0]}  # murmur2 is pure Python: once per key
-        for rec in records:
-            key = rec[0]
-            part = seen.get(key)
-            if part is None:
-                part = seen[key] = self._partitioner(key, parts, parts)
-            by_part.setdefault(part, []).append(rec)
+        by_part = (await self._router(topic)).group(records)
         futures: list[asyncio.Future[Any]] = []
         for part, recs in by_part.items():
             batch = self.producer.create_batch()

@@ -9,6 +9,7 @@ from prefstream_config import ConfigError, PrefstreamConfig
 from prefstream_kafka import consumer_options, ensure_topics, make_broker, wait_for_kafka
 from prefstream_runtime import configure_logging, service_app
 from prefstream_runtime import run as run_asgi
+from prefstream_runtime.tracing import setup_tracing
 from prefstream_stores.errors import STORE_UNAVAILABLE
 
 from prefstream_submitter_service.service import SERVICE_NAME, SubmitterService
@@ -19,9 +20,12 @@ QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "huggingface_hub")
 def build_app(config: PrefstreamConfig) -> AsgiFastStream:
     """The app; nothing is opened or connected until it starts."""
     kafka = config.kafka
-    broker = make_broker(kafka, client_id=f"{kafka.client_id}-submitter", acks="all")
+    tracing = setup_tracing(config.tracing, SERVICE_NAME)
+    broker = make_broker(
+        kafka, client_id=f"{kafka.client_id}-submitter", acks="all", middlewares=tracing.middlewares
+    )
     return service_app(
-        SubmitterService(config, broker),
+        SubmitterService(config, broker, tracing),
         broker,
         consumer_options=consumer_options(kafka),
         prepare=lambda: ensure_topics(kafka),
@@ -43,4 +47,5 @@ def run(config: PrefstreamConfig) -> None:
         service=SERVICE_NAME,
         connect=lambda report: wait_for_kafka(config.kafka, report=report),
         wait_again_on=STORE_UNAVAILABLE,
+        shutdown_timeout_s=config.service.shutdown_timeout_seconds,
     )

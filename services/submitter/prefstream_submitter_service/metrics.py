@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prefstream_events import JobStatus
+from prefstream_runtime.metrics import new_registry
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -25,7 +26,9 @@ class JobsByStatus(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
-            "jobs", "Datasets known to the submitter, by current job status.", labels=["status"]
+            "prefstream_submitter_jobs",
+            "Datasets known to the submitter, by current job status.",
+            labels=["status"],
         )
         counts = self.counts()
         for status in JobStatus:
@@ -35,39 +38,47 @@ class JobsByStatus(Collector):
 
 @dataclass
 class SubmitterMetrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    registry: CollectorRegistry = field(default_factory=new_registry)
 
     def __post_init__(self) -> None:
         r = self.registry
         self.jobs = JobsByStatus()
         r.register(self.jobs)
         self.submit_latency = Histogram(
-            "submit_latency_seconds",
+            "prefstream_submitter_submit_latency_seconds",
             "From a DatasetReady being recorded to its customization job existing.",
             buckets=SUBMIT_LATENCY_BUCKETS,
             registry=r,
         )
         self.poll_errors_total = Counter(
-            "poll_errors_total",
+            "prefstream_submitter_poll_errors_total",
             "Job or deployment status reads that failed (after the client's retries).",
             registry=r,
         )
         self.api_retries_total = Counter(
-            "api_retries_total", "NeMo platform calls retried after a transient error.", registry=r
+            "prefstream_submitter_api_retries_total",
+            "NeMo platform calls retried after a transient error.",
+            registry=r,
         )
         self.datasets_total = Counter(
-            "datasets_total", "DatasetReady records consumed.", ["outcome"], registry=r
+            "prefstream_submitter_datasets_consumed_total",
+            "DatasetReady records consumed.",
+            ["outcome"],
+            registry=r,
         )
         self.events_total = Counter(
-            "events_total", "JobStatusEvents published.", ["status"], registry=r
+            "prefstream_submitter_job_events_published_total",
+            "JobStatusEvents published.",
+            ["status"],
+            registry=r,
         )
         self.metric_chunks_total = Counter(
-            "job_metric_chunks_total",
+            "prefstream_submitter_job_metric_chunks_published_total",
             "JobMetricsEvents published (a chunk of a job's curves, sent again as it grows).",
             registry=r,
         )
         self.flow_restarts_total = Counter(
-            "flow_restarts_total",
+            "prefstream_submitter_flow_restarts_total",
             "Submissions restarted after an unexpected error (ledger or broker trouble).",
             registry=r,
         )

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Awaitable, Callable
 
 from prefstream_events import DatasetReady, JobStatus
 from prefstream_stores.ledger import Ledger
@@ -24,7 +26,21 @@ from prefstream_submission.start_model import Retraining
 
 log = logging.getLogger("prefstream.submitter")
 
-FLOW_RESTART_SECONDS = 5.0
+FLOW_RESTART_FIRST_SECONDS = 5.0
+FLOW_RESTART_MAX_SECONDS = 300.0
+"""Pause before the n-th restart in a row of a failed flow: ``FIRST * 2**(n-1)``, at most
+``MAX``, times a jitter in [0.5, 1] (flows failing together do not retry together)."""
+
+
+class FlowKeepsFailing(Exception):
+    """A flow failed, restart after restart, for ``retry_timeout_seconds``."""
+
+    def __init__(self, limit: float, exc: BaseException) -> None:
+        super().__init__(
+            f"the submission kept failing for retry_timeout_seconds={limit:g}s: {exc!r}. "
+            "Fix the cause (see the submitter's log: ledger disk, broker) and send the "
+            "dataset again (prefstream submit), or allow longer (submitter.retry_timeout_seconds)"
+        )
 
 
 class Scheduler:
@@ -40,8 +56,12 @@ class Scheduler:
         hooks: FlowHooks,
         on_flow_restart: Callable[[], None] = lambda: None,
         retraining: Retraining | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ledger = ledger
+        self._sleep = sleep
+        self._clock = clock
         self.emitter = emitter
         self.platform = platform
         self.settings = settings
@@ -164,6 +184,8 @@ class Scheduler:
 
     async def _drive(self, sub: Submission, resumed: bool) -> None:
         key = sub.dataset_id
+        failing_since: float | None = None
+        pause = FLOW_RESTART_FIRST_SECONDS
         try:
             while True:
                 try:
@@ -176,14 +198,28 @@ class Scheduler:
                         hooks=self.hooks,
                         retraining=self.retraining,
                     ).run()
-                except Exception:
-                    # Ledger or broker trouble: the ledger still says where we are.
-                    log.exception("submission interrupted; resuming", extra={"dataset_id": key})
+                except Exception as exc:
+                    # Ledger or broker trouble (or a bug): the ledger still says where we are.
+                    now = self._clock()
+                    failing_since = now if failing_since is None else failing_since
+                    wait = pause * random.uniform(0.5, 1.0)
+                    limit = self.settings.retry_timeout_seconds
+                    if now - failing_since + wait > limit:
+                        await self._give_up(sub, FlowKeepsFailing(limit, exc))
+                        return
+                    log.exception(
+                        "submission interrupted; resuming in %.0f s",
+                        wait,
+                        extra={"dataset_id": key, "retry_in_s": wait},
+                    )
                     self._on_flow_restart()
-                    await asyncio.sleep(FLOW_RESTART_SECONDS)
+                    await self._sleep(wait)
+                    pause = min(pause * 2, FLOW_RESTART_MAX_SECONDS)
                     reloaded = self.ledger.get(key)
                     if reloaded is None:
                         return
+                    if reloaded.step.rank > sub.step.rank:  # it got further: a new streak
+                        failing_since, pause = None, FLOW_RESTART_FIRST_SECONDS
                     sub = self._open[key] = reloaded
                     resumed = True
                     continue
@@ -193,3 +229,20 @@ class Scheduler:
         finally:
             self._tasks.pop(key, None)
             self._wake.set()
+
+    async def _give_up(self, sub: Submission, exc: FlowKeepsFailing) -> None:
+        """Fail the dataset with the cause on the jobs topic (what an operator watches, and
+        what frees its slot). When even that fails (the broker or the ledger is what keeps
+        failing), the ledger keeps it open: the next start resumes it."""
+        log.error("%s", exc, extra={"dataset_id": sub.dataset_id})
+        try:
+            await self.emitter.emit(sub, "failed", status=JobStatus.FAILED, error=str(exc))
+            sub.step, sub.closed = Step.DONE, True
+            self.ledger.save(sub, f"done: {sub.status.value}")
+        except Exception:
+            log.exception(
+                "could not record the dataset as failed; it resumes on the next start",
+                extra={"dataset_id": sub.dataset_id},
+            )
+            return
+        self._open.pop(sub.dataset_id, None)

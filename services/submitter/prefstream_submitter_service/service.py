@@ -28,6 +28,8 @@ from prefstream_events import (
 from prefstream_nemo import NemoClient
 from prefstream_nemo.retry import RetryPolicy
 from prefstream_runtime import Batch, Commits, Readiness, SourceRecord, Subscription
+from prefstream_runtime.trace_headers import record_traceparent
+from prefstream_runtime.tracing import DISABLED, Tracing
 from prefstream_stores.ledger import Ledger
 from prefstream_submission.flow import FlowHooks, FlowSettings
 from prefstream_submission.job_events import Emitter
@@ -56,9 +58,14 @@ def retry_policy(config: PrefstreamConfig, metrics: SubmitterMetrics) -> RetryPo
 class SubmitterService:
     name = SERVICE_NAME
 
-    def __init__(self, config: PrefstreamConfig, broker: KafkaBroker) -> None:
+    def __init__(
+        self, config: PrefstreamConfig, broker: KafkaBroker, tracing: Tracing = DISABLED
+    ) -> None:
         """Declares the publishers on ``broker``; opens and connects nothing."""
         self.config = config
+        self.tracing = tracing
+        self.traces: dict[str, str] = {}
+        """dataset_id -> the DatasetReady's ``traceparent`` (also kept in the ledger)."""
         self.metrics = SubmitterMetrics()
         self.registry = self.metrics.registry
         self.jobs = broker.publisher(
@@ -110,7 +117,15 @@ class SubmitterService:
         start_from = config.retraining.start_from
         seams = retraining(config.kafka, client) if start_from == "latest" else None
         emitter = Emitter(
-            ledger, KafkaSink(self.jobs, self.job_metrics, metrics), namespace=adapter.namespace
+            ledger,
+            KafkaSink(
+                self.jobs,
+                self.job_metrics,
+                metrics,
+                tracer=self.tracing.tracer,
+                trace_of=self._trace_of,
+            ),
+            namespace=adapter.namespace,
         )
         hooks = FlowHooks(
             job_created=lambda sub, latency: metrics.submit_latency.observe(latency),
@@ -151,8 +166,21 @@ class SubmitterService:
                 await self._dead_letter(record, exc)
                 self.metrics.datasets_total.labels("invalid").inc()
                 continue
+            trace = record_traceparent(record) if self.tracing.enabled else None
+            if trace is not None:
+                self.traces[dataset.dataset_id] = trace  # admitting may publish at once
             admitted = await self.scheduler.admit(dataset)
+            if trace is not None and admitted and self.ledger is not None:
+                self.ledger.set_traceparent(dataset.dataset_id, trace)
             self.metrics.datasets_total.labels("new" if admitted else "duplicate").inc()
+
+    def _trace_of(self, dataset_id: str) -> str | None:
+        trace = self.traces.get(dataset_id)
+        if trace is None and self.ledger is not None:
+            trace = self.ledger.traceparent(dataset_id)
+            if trace is not None:
+                self.traces[dataset_id] = trace
+        return trace
 
     async def _dead_letter(self, record: SourceRecord, exc: InvalidEvent) -> None:
         letter = DeadLetter.for_record(
@@ -178,6 +206,7 @@ class SubmitterService:
         if self.ledger is not None:
             self.metrics.jobs.counts = dict
             self.ledger.close()
+        self.tracing.shutdown()
 
     def ready(self) -> Readiness:
         scheduler = self.scheduler

@@ -201,7 +201,15 @@ async def serve(app: ASGIApp, *, host: str, port: int) -> None:
             timeout_graceful_shutdown=5,
         )
     )
-    await server.serve()
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        # Cancelled by whoever embeds the view: stop as on SIGTERM, so the lifespan runs
+        # and the topic readers close their consumers (uvicorn skips it when cancelled).
+        server.should_exit = True
+        await serving
+        raise
     if not server.started and not server.should_exit:
         raise SystemExit(f"the web view failed to start on {host}:{port}; is the port in use?")
 

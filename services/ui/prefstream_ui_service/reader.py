@@ -26,6 +26,7 @@ from prefstream_events import (
 from prefstream_events.boards import BoardEvent
 from prefstream_kafka import wait_for_kafka
 from prefstream_kafka.readers import TopicFollower, topic_partitions
+from prefstream_runtime.consumer_lag import ConsumerLag
 from prefstream_runtime.waiting import describe
 
 from prefstream_ui_service.metrics import UiMetrics
@@ -59,6 +60,10 @@ class TopicsReader:
         """waiting (for Kafka), following, or backing-off (after losing a topic)."""
         self.waiting_for = ""
         self._followers: dict[str, TopicFollower[Any]] = {}
+        # No consumer group: the series carry group="" (Prometheus drops the label).
+        metrics.registry.register(
+            ConsumerLag(lambda: [("", f.consumer) for f in self._followers.values()])
+        )
 
     async def run(self) -> None:
         """Until cancelled: wait for Kafka, follow every topic; start over on a failure."""

@@ -81,6 +81,20 @@ class CutQueries(Connection):
                 excluded[str(model)] = excluded.get(str(model), 0) + n
         return CutCounts(considered, duplicates, dict(sorted(excluded.items())), selected)
 
+    def trace_links(self, spec: CutSpec, limit: int) -> list[str]:
+        """The ``traceparent`` of at most ``limit`` pairs of the cut's offset ranges, spread
+        evenly over them in arrival order (for the links of the dataset's span)."""
+        in_range, params = range_sql(spec)
+        rows = self.con.execute(
+            "SELECT traceparent FROM (SELECT traceparent, "
+            "row_number() OVER (ORDER BY seq) - 1 AS i, count(*) OVER () AS n "
+            f"FROM pairs p WHERE {in_range} AND traceparent IS NOT NULL) "
+            # Row k of the sample is i = k * n // limit, as prefstream_runtime's evenly().
+            "WHERE (i * ? + n - 1) // n < ? AND (i * ? + n - 1) // n * n // ? = i ORDER BY i",
+            [*params, limit, limit, limit, limit],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def sample_bound(self, spec: CutSpec, keep: int) -> tuple[int, str] | None:
         """The largest ``(sample_key, pair_id)`` among the ``keep`` smallest; see sampling."""
         selection = Selection(spec)

@@ -163,6 +163,7 @@ def _pair_table(rows: Sequence[PairRow], seqs: Sequence[int], is_dup: Sequence[b
             ("received_at", pa.float64()),
             *((c, pa.float64()) for c in SCORE_COLUMNS),
             *((c, pa.string()) for c in FRAGMENT_COLUMNS),
+            ("traceparent", pa.string()),
         ]
     )
     return pa.table(cols, schema=schema)

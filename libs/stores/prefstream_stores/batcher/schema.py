@@ -3,7 +3,8 @@
 ``pairs`` is append-only and has no index, so its physical order is arrival order
 (``seq``). ``pair_keys`` and ``contents`` hold the 128-bit MD5 (``md5_number``) of every
 ``pair_id`` and ``content_hash`` seen; ``positions`` the next offset per source partition;
-``datasets`` is the cut log (one row per cut) and ``dataset_pairs`` dataset membership.
+``traceparent`` (nullable, added to older files on open) is the pair record's trace
+context; ``datasets`` is the cut log (one row per cut) and ``dataset_pairs`` dataset membership.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ CREATE TABLE IF NOT EXISTS pairs (
     prompt_text VARCHAR NOT NULL,
     prompt_messages VARCHAR NOT NULL,
     chosen VARCHAR NOT NULL,
-    rejected VARCHAR NOT NULL
+    rejected VARCHAR NOT NULL,
+    traceparent VARCHAR
 );
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS traceparent VARCHAR;
 CREATE TABLE IF NOT EXISTS pair_keys (k UHUGEINT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS contents (k UHUGEINT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
@@ -70,6 +73,7 @@ PAIR_COLUMNS = (
     "prompt_messages",
     "chosen",
     "rejected",
+    "traceparent",
 )
 
 FRAGMENT_COLUMNS = ("prompt_text", "prompt_messages", "chosen", "rejected")
@@ -95,3 +99,5 @@ class PairRow:
     prompt_messages: str
     chosen: str
     rejected: str
+    traceparent: str | None = None
+    """The W3C trace context of the pair's record, linked from its dataset's span."""

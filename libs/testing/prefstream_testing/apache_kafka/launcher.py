@@ -165,8 +165,15 @@ def find_java() -> str:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid).
+
+    Never starting with ``-``: ``kafka-storage format --cluster-id -x…`` reads it as an
+    option and fails (1 start in 64; seen in CI), which is why Kafka's own
+    ``Uuid.randomUuid`` draws again too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _storage_tool_class(jars: Path, version: str) -> str:

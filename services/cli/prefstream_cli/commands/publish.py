@@ -40,7 +40,9 @@ async def publish_file(config: PrefstreamConfig, path: Path) -> tuple[int, int]:
     """Returns (published, invalid). Invalid lines are reported and skipped, never sent."""
     await ensure_topics(config.kafka)
     published = invalid = 0
-    async with CandidatePublisher.connect(config.kafka, source="prefstream/cli") as publisher:
+    async with CandidatePublisher.connect(
+        config.kafka, tracing=config.tracing, source="prefstream/cli"
+    ) as publisher:
         batch: list[CandidateEvent] = []
         with path.open("rb") as lines:
             for number, result in read_candidates(lines, max_bytes=config.kafka.max_record_bytes):

@@ -8,36 +8,27 @@ does), each once every child has stopped; 1 when a port the stack needs is taken
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import click
 
 from prefstream_cli.options import config_options, fail, resolve_config
 from prefstream_cli.stack import local_state_paths, remove_local_state, running_stack
 from prefstream_cli.stack_ports import PortInUse
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from prefstream_cli.stop_signals import stop_on_signals
 
 
 async def run_until_signalled(config_path: str | None, overrides: list[tuple[str, str]]) -> int:
-    """Run the stack until one of :data:`STOP_SIGNALS`; return the signal's number."""
+    """Run the stack until one of :data:`~prefstream_cli.stop_signals.STOP_SIGNALS`;
+    return the exit status it calls for (128 + the signal)."""
     config = resolve_config(config_path, overrides)
-    stop = asyncio.Event()
-    received: list[int] = []
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        stop.set()
-
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-    async with running_stack(config, config_path, overrides) as stack:
-        if not stop.is_set():
-            stack.supervisor.say("up", "everything is running; Ctrl-C stops it")
-        await stop.wait()
-        stack.supervisor.say("up", "stopping: services drain and commit, then the broker stops")
-    return received[0]
+    with stop_on_signals() as stop:
+        async with running_stack(config, config_path, overrides) as stack:
+            if not stop.event.is_set():
+                stack.supervisor.say("up", "everything is running; Ctrl-C stops it")
+            await stop.event.wait()
+            stack.supervisor.say("up", "stopping: services drain and commit, then the broker stops")
+    assert stop.exit_code is not None  # the wait above returns only once a signal came
+    return stop.exit_code
 
 
 @click.command("up")
@@ -65,7 +56,7 @@ def up(fresh: bool, config_path: str | None, overrides: tuple[tuple[str, str], .
                 "to the broker that state belongs to."
             )
     try:
-        sig = asyncio.run(run_until_signalled(config_path, list(overrides)))
+        code = asyncio.run(run_until_signalled(config_path, list(overrides)))
     except PortInUse as exc:
         fail(str(exc))
-    raise SystemExit(128 + sig)
+    raise SystemExit(code)

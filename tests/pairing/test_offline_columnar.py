@@ -1,0 +1,176 @@
+"""Golden: the columnar ``pairs build`` writes exactly the bytes of the per-object builder.
+
+``OfflineBuilder`` (today's implementation, kept as the oracle) and ``ColumnarBuilder``
+read the same generated lines: ties, float edges, mixed prompts (strings and message lists
+in either key order), duplicates, late candidates, invalid lines, several policy models and
+runs, other TTC steps. Output bytes, summaries and invalid-line reports must be equal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prefstream_cli.commands import pairs as pairs_command
+from prefstream_cli.main import cli
+from prefstream_cli.pairs_ids import duckdb_ids
+from prefstream_events import InvalidEvent
+from prefstream_pairing import OfflineBuilder, PairingOptions, offline_columnar, offline_reader
+from prefstream_pairing.offline_columnar import ColumnarBuilder, IdEncoder
+from prefstream_testing.synthetic import synthetic_lines
+
+PROMPTS: list[Any] = [
+    "p",
+    "q é",
+    [{"role": "user", "content": "x"}],
+    [{"content": "x", "role": "user"}],  # same canonical prompt, other key order
+    [{"role": "user", "content": "x", "name": "n"}],
+]
+SCORES = [0.9, 0.7, 0.5, 0.2, 0.0, -0.0, 1e308, -1e308, 0.05, 0.1, 1.0, 2.5e-7]
+BAD = [b"{oops", b'{"example_id": 1}', b"", b"[]", b'{"score": NaN}']
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[bytes]:
+    lines: list[bytes] = []
+    for _ in range(draw(st.integers(0, 40))):
+        if draw(st.integers(0, 12)) == 0:
+            lines.append(draw(st.sampled_from(BAD)) + b"\n")
+            continue
+        doc: dict[str, Any] = {
+            "example_id": draw(st.sampled_from(["A", "B", "C"])),
+            "turn_id": draw(st.sampled_from(["t1", "t2"])),
+            "turn_index": 0,
+            "candidate_index": draw(st.integers(0, 5)),
+            "input": draw(st.sampled_from(PROMPTS)),
+            "output": draw(st.sampled_from(["a", "b", 'c"\n', "d\u2028"])),
+            "score": draw(st.sampled_from(SCORES) | st.floats(-2, 2).map(lambda x: round(x, 2))),
+        }
+        for key, values in [
+            ("run_id", st.sampled_from(["", "r2"])),
+            ("num_candidates", st.integers(1, 4)),
+            ("policy_model", st.sampled_from(["m1", "m2", None])),
+            ("ttc_step_name", st.sampled_from(["dpo_candidate_move", "other"])),
+        ]:
+            if draw(st.booleans()):
+                doc[key] = draw(values)
+        lines.append(json.dumps(doc).encode() + b"\n")
+    return lines
+
+
+options = st.builds(
+    PairingOptions,
+    ttc_step_name=st.sampled_from(["dpo_candidate_move", "other"]),
+    exhaustive_pairs=st.booleans(),
+    min_score_diff=st.sampled_from([0.0, 0.05, 0.2]),
+    max_pairs_per_turn=st.none() | st.integers(1, 3),
+    reward_from_score_diff=st.booleans(),
+    require_multiple_candidates=st.booleans(),
+)
+
+
+def objects_output(
+    lines: list[bytes], o: PairingOptions, policy: str
+) -> tuple[bytes, dict[str, object], list[tuple[int, str]]]:
+    bad: list[tuple[int, str]] = []
+    b = OfflineBuilder(
+        o, max_bytes=1 << 20, late_policy=policy, on_invalid=lambda n, e: bad.append((n, e.reason))
+    )
+    b.feed(lines)
+    out = msgspec.json.Encoder().encode_lines(list(b.pairs()))
+    return out, b.summary.as_dict(), bad
+
+
+def columnar_output(
+    lines: list[bytes], o: PairingOptions, policy: str, ids: IdEncoder | None = None
+) -> tuple[bytes, dict[str, object], list[tuple[int, str]]]:
+    bad: list[tuple[int, str]] = []
+
+    def on_invalid(n: int, e: InvalidEvent) -> None:
+        bad.append((n, e.reason))
+
+    b = ColumnarBuilder(o, max_bytes=1 << 20, late_policy=policy, on_invalid=on_invalid)
+    b.id_encoder = ids
+    b.feed(lines)
+    plan = b.plan()
+    out = b"".join(bytes(c) for c in b.chunks(plan, 0, plan.window.size, size=7))
+    return out, b.summary.as_dict(), bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records(),
+    options,
+    st.sampled_from(["pair", "deadletter"]),
+    st.sampled_from([64, 2]),
+    st.sampled_from([None, duckdb_ids]),
+)
+def test_columnar_bytes_equal_the_per_object_builder(
+    lines: list[bytes], o: PairingOptions, policy: str, max_vector: int, ids: IdEncoder | None
+) -> None:
+    """hashlib ids (the library's) and DuckDB's (what the CLI passes) alike."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(offline_columnar, "MAX_VECTOR", max_vector)  # 2: big windows take the other path
+    try:
+        assert columnar_output(lines, o, policy, ids) == objects_output(lines, o, policy)
+    finally:
+        mp.undo()
+
+
+def test_synthetic_file_is_byte_identical_with_late_and_duplicate_candidates() -> None:
+    lines = list(synthetic_lines(400, 4, seed=11, interleave=16))
+    lines += [
+        json.dumps(
+            {"example_id": "ex-1", "turn_id": "turn-1", "turn_index": 0, "candidate_index": i}
+            | {"input": "p", "output": f"late{i}", "score": s, "num_candidates": 4}
+        ).encode()
+        + b"\n"
+        for i, s in [(7, 2.0), (0, 0.3), (8, -1.0)]
+    ]
+    o = PairingOptions(max_pairs_per_turn=4)
+    for policy, ids in (("pair", None), ("deadletter", duckdb_ids)):
+        got = columnar_output(lines, o, policy, ids)
+        assert got == objects_output(lines, o, policy)
+        assert got[1]["late"]
+        assert got[1]["duplicates"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_engines_write_the_same_bytes(
+    tmp_path: Path, jobs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 2 jobs the input is read by two processes (split however small the file), and
+    the invalid lines of both halves are reported in file order with their line numbers.
+    DuckDB hashes the ids whatever the size (writers forked after it ran use hashlib)."""
+    monkeypatch.setattr(offline_reader, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(pairs_command, "DUCKDB_IDS_FROM", 0)
+    src = tmp_path / "in.jsonl"
+    lines = list(synthetic_lines(300, 4, seed=9, interleave=8))
+    src.write_bytes(
+        b"".join(lines[:50])
+        + b"not json\n\n"
+        + b"".join(lines[50:1000])
+        + b'{"example_id": 1}\n'
+        + b"".join(lines[1000:])
+        + b"\n{oops\n"
+    )
+    results = []
+    for engine in ("objects", "columnar"):
+        out = tmp_path / f"{engine}.jsonl"
+        res = CliRunner().invoke(
+            cli,
+            ["pairs", "build", str(src), "-o", str(out), "--engine", engine, "--jobs", jobs],
+        )
+        assert res.exit_code == 3, res.output  # invalid lines
+        results.append((out.read_bytes(), res.output))
+    assert results[0] == results[1]
+    assert results[0][0]
+    assert f"{src}:1003: invalid (missing_field)" in results[1][1]
+    assert f"{src}:1205: invalid (not_json)" in results[1][1]
+    assert not list(tmp_path.glob("*.part*"))
