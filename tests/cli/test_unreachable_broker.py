@@ -3,6 +3,8 @@ non-zero exit, within ``kafka.request_timeout_ms`` (issue #14, defect 5)."""
 
 from __future__ import annotations
 
+import asyncio
+import select
 import socket
 import subprocess
 import sys
@@ -11,11 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
 from prefstream_cli.main import cli
+from prefstream_config import KafkaConfig
+from prefstream_events import encode
 from prefstream_kafka.local_brokers import EmbeddedTansu
+from prefstream_kafka.topics import ensure_topics, topic_specs
 
 from tests.cli.test_publish import line
+from tests.cli.test_watch import job
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -91,12 +98,12 @@ def test_watch_exits_when_the_broker_goes_away(tmp_path: Path) -> None:
             text=True,
         )
         try:
-            # Connected: the topics it follows exist (it waits for them), so it is reading.
-            deadline = time.monotonic() + 60
-            while not _subscribed(broker.bootstrap_servers):
-                assert watch.poll() is None, watch.communicate()
-                assert time.monotonic() < deadline, "watch never connected"
-                time.sleep(0.2)
+            # Reading: it printed the job event (it replays from the beginning).
+            asyncio.run(_publish_a_job(broker.bootstrap_servers))
+            assert watch.stdout is not None
+            ready, _, _ = select.select([watch.stdout], [], [], 60)
+            assert ready, "watch printed nothing in 60 s"
+            assert '"status"' in watch.stdout.readline()
         except BaseException:
             watch.kill()
             raise
@@ -113,18 +120,13 @@ def test_watch_exits_when_the_broker_goes_away(tmp_path: Path) -> None:
     assert took < 2 * TIMEOUT_MS / 1000 + 5, took
 
 
-def _subscribed(address: str) -> bool:
-    """The jobs topic exists: ``watch`` is past connecting (it reads it)."""
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def topics() -> set[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=address)
-        await admin.start()
-        try:
-            return set(await admin.list_topics())
-        finally:
-            await admin.close()
-
-    return "prefstream.jobs.v1" in asyncio.run(topics())
+async def _publish_a_job(address: str) -> None:
+    """The topics ``watch`` follows, and one job event on them."""
+    kafka = KafkaConfig.model_validate({"bootstrap_servers": address})
+    await ensure_topics(kafka, topic_specs(kafka))
+    producer = AIOKafkaProducer(bootstrap_servers=address)
+    await producer.start()
+    try:
+        await producer.send_and_wait(kafka.topics.jobs, encode(job("ttt-1")), key=b"key-ttt-1")
+    finally:
+        await producer.stop()

@@ -12,7 +12,7 @@ import pytest
 from aiokafka.errors import KafkaError
 from prefstream_config import KafkaConfig
 from prefstream_events import JobStatusEvent
-from prefstream_kafka.readers import DatasetWatcher, TopicFollower, job_events, read_topic
+from prefstream_kafka.readers import DatasetWatcher, TopicFollower, read_topic
 
 
 @pytest.fixture
@@ -23,11 +23,6 @@ def refused() -> Iterator[KafkaConfig]:
         yield KafkaConfig(
             bootstrap_servers=f"127.0.0.1:{sock.getsockname()[1]}", request_timeout_ms=2000
         )
-
-
-async def _first_job_event(kafka: KafkaConfig) -> None:
-    async for _ in job_events(kafka, from_beginning=True):
-        return
 
 
 async def _dataset_watcher(kafka: KafkaConfig) -> None:
@@ -41,12 +36,12 @@ async def _read_topic(kafka: KafkaConfig) -> None:
 
 
 async def _follower(kafka: KafkaConfig) -> None:
+    # job_events is a TopicFollower of the jobs topic.
     async with TopicFollower(kafka, kafka.topics.jobs, JobStatusEvent, from_beginning=True):
         pass
 
 
 READERS: dict[str, Callable[[KafkaConfig], Awaitable[None]]] = {
-    "job_events": _first_job_event,
     "DatasetWatcher": _dataset_watcher,
     "read_topic": _read_topic,
     "TopicFollower": _follower,

@@ -10,7 +10,6 @@ pseudo-terminal and its screen must show the jobs completing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -84,7 +83,7 @@ async def play_until_jobs(
             rounds += 1
 
     async def watch() -> None:
-        async with contextlib.aclosing(job_events(config.kafka, from_beginning=True)) as events:
+        async with job_events(config.kafka, from_beginning=True) as events:
             async for event in events:
                 board.apply(event)
                 for name, status in list(pending_kills.items()):

@@ -10,7 +10,6 @@ Chromium is Debian's ``chromium`` package; ``make test`` installs it (``make bro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -108,7 +107,7 @@ async def first_completed_job(kafka: KafkaConfig, deadline_s: float) -> JobStatu
     board = JobBoard()
 
     async def watch() -> JobStatusEvent:
-        async with contextlib.aclosing(job_events(kafka, from_beginning=True)) as events:
+        async with job_events(kafka, from_beginning=True) as events:
             async for event in events:
                 board.apply(event)
                 done = [j for j in board.jobs.values() if j.status is JobStatus.COMPLETED]

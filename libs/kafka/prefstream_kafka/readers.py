@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -49,33 +48,6 @@ async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
         await consumer.stop()
         raise
     return consumer
-
-
-async def job_events(
-    kafka: KafkaConfig, *, from_beginning: bool
-) -> AsyncGenerator[JobStatusEvent, None]:
-    """Every event on the jobs topic (no consumer group: a watcher must not steal partitions).
-
-    A caller that stops iterating before the end wraps it in ``contextlib.aclosing``: after
-    a ``return`` inside ``async for`` the consumer is closed only by a task the event loop's
-    finalizer hook starts later, or never if the loop stops first."""
-    consumer = AIOKafkaConsumer(
-        **client_options(kafka),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-    )
-    await started(consumer)
-    try:
-        consumer.subscribe([kafka.topics.jobs])  # no group: every partition, nothing committed
-        async for record in consumer:
-            if record.value is None:
-                continue
-            try:
-                yield decode(JobStatusEvent, record.value)
-            except InvalidEvent:
-                continue
-    finally:
-        await consumer.stop()
 
 
 class DatasetWatcher:
@@ -271,6 +243,13 @@ class TopicFollower(Follower, Generic[E]):
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
+
+
+def job_events(kafka: KafkaConfig, *, from_beginning: bool) -> TopicFollower[JobStatusEvent]:
+    """Every valid event on the jobs topic, as ``async with job_events(...) as events``:
+    a follower (no consumer group: a watcher must not steal partitions) whose consumer is
+    stopped when the block is left, however the iteration ends."""
+    return TopicFollower(kafka, kafka.topics.jobs, JobStatusEvent, from_beginning=from_beginning)
 
 
 async def read_topic(

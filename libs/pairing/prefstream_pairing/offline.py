@@ -77,8 +77,9 @@ class BuildSummary:
 InvalidHandler = Callable[[int, InvalidEvent], None]
 
 
-class OfflineBuilder:
-    """Feed lines, then iterate :meth:`pairs`. ``late_policy`` is ``pair`` or ``deadletter``."""
+class LineBuilder:
+    """What every builder of a file takes and keeps: the rules, how to treat invalid and
+    late lines (``late_policy`` is ``pair`` or ``deadletter``), and the summary."""
 
     def __init__(
         self,
@@ -93,9 +94,19 @@ class OfflineBuilder:
         self.late_policy = late_policy
         self.on_invalid = on_invalid
         self.summary = BuildSummary()
+        self._lineno = 0
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """The builder's own state before its first line (its columns or windows)."""
+
+
+class OfflineBuilder(LineBuilder):
+    """Feed lines, then iterate :meth:`pairs`."""
+
+    def _init_state(self) -> None:
         self._examples: dict[str, list[WindowKey]] = {}
         self._windows: dict[WindowKey, _FileWindow] = {}
-        self._lineno = 0
 
     def feed(self, lines: Iterable[bytes]) -> None:
         s = self.summary

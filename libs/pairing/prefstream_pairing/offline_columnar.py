@@ -28,8 +28,7 @@ from prefstream_events import InvalidEvent
 
 from prefstream_pairing.decode import CandidateRecord, decode_candidate
 from prefstream_pairing.ids import ID_HEX_CHARS, canonical_prompt, window_prefix
-from prefstream_pairing.offline import OFFLINE, BuildSummary, InvalidHandler, OfflineBuilder
-from prefstream_pairing.options import PairingOptions
+from prefstream_pairing.offline import OFFLINE, LineBuilder, OfflineBuilder
 from prefstream_pairing.vector_rules import IntArray, select_pairs
 from prefstream_pairing.windows import NUM_CANDIDATES, WindowKey
 
@@ -100,24 +99,11 @@ class PairPlan:
     fallback: list[tuple[int, bytes]]
 
 
-class ColumnarBuilder:
+class ColumnarBuilder(LineBuilder):
     """Feed lines (or :meth:`merge` another builder's :meth:`state`), then :meth:`plan`
     once, then write :meth:`chunks` of the plan (ranges may go to separate processes)."""
 
-    def __init__(
-        self,
-        options: PairingOptions,
-        *,
-        max_bytes: int,
-        late_policy: str = "pair",
-        on_invalid: InvalidHandler | None = None,
-    ) -> None:
-        self.options = options
-        self.max_bytes = max_bytes
-        self.late_policy = late_policy
-        self.on_invalid = on_invalid
-        self.summary = BuildSummary()
-        self._lineno = 0
+    def _init_state(self) -> None:
         self._wids: dict[WindowKey, int] = {}
         self.windows: list[WindowKey] = []
         self._pjson: dict[bytes, int] = {}

@@ -7,7 +7,6 @@ agents would; the demo ends when ``demo.jobs_to_complete`` jobs have completed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -66,8 +65,7 @@ async def _agents(config: PrefstreamConfig, stop: asyncio.Event, result: DemoRes
 
 
 async def _jobs(config: PrefstreamConfig, since: datetime, result: DemoResult) -> None:
-    # aclosing: the consumer is closed before this returns (see job_events).
-    async with contextlib.aclosing(job_events(config.kafka, from_beginning=True)) as events:
+    async with job_events(config.kafka, from_beginning=True) as events:
         async for event in events:
             if event.updated_at >= since or event.job_key in result.board.jobs:
                 result.board.apply(event)

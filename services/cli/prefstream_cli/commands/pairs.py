@@ -30,7 +30,7 @@ from prefstream_cli.invalid_lines import (
 from prefstream_cli.options import config_options, fail, resolve_config
 
 if TYPE_CHECKING:
-    from prefstream_pairing.offline import InvalidHandler
+    from prefstream_pairing.offline import InvalidHandler, LineBuilder
     from prefstream_pairing.offline_columnar import ColumnarBuilder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,14 +178,9 @@ def build(
     if engine == "auto":
         size = Path(input_path).stat().st_size if input_path != "-" else 0
         engine = "columnar" if size >= COLUMNAR_FROM_BYTES else "objects"
-    if engine == "objects":
-        pairing: OfflineBuilder | ColumnarBuilder = _build_objects(
-            fh, total, output_path, jobs, options, max_bytes, late, on_invalid
-        )
-    else:
-        pairing = _build_columnar(
-            fh, total, input_path, output_path, jobs, options, max_bytes, late, on_invalid
-        )
+    pairing = _build(
+        engine, fh, total, input_path, output_path, jobs, options, max_bytes, late, on_invalid
+    )
     summary = pairing.summary
     problem = too_many_invalid(summary.invalid, summary.lines, max_invalid)
     if problem:
@@ -201,7 +196,8 @@ COLUMNAR_FROM_BYTES = 256 * 2**20
 without numpy and pyarrow (~0.2 s of imports for a 10-line file)."""
 
 
-def _build_columnar(
+def _build(
+    engine: str,
     fh: IO[bytes],
     total: int | None,
     input_path: str,
@@ -211,60 +207,67 @@ def _build_columnar(
     max_bytes: int,
     late_policy: str,
     on_invalid: InvalidHandler,
-) -> ColumnarBuilder:
-    from prefstream_pairing.offline_columnar import ColumnarBuilder
-    from prefstream_pairing.offline_writer import write_columnar, write_columnar_forked
+) -> LineBuilder:
+    """Feed the input to the ``engine``'s builder, then write its pairs (same bytes either)."""
+    pairing: LineBuilder
+    if engine == "objects":
+        pairing = OfflineBuilder(
+            options, max_bytes=max_bytes, late_policy=late_policy, on_invalid=on_invalid
+        )
+        with fh:
+            pairing.feed(_lines(fh, total))
+        writers = _object_writers(pairing, jobs)
+    else:
+        from prefstream_pairing.offline_columnar import ColumnarBuilder
 
-    pairing = ColumnarBuilder(
-        options, max_bytes=max_bytes, late_policy=late_policy, on_invalid=on_invalid
+        pairing = ColumnarBuilder(
+            options, max_bytes=max_bytes, late_policy=late_policy, on_invalid=on_invalid
+        )
+        _feed_columnar(pairing, fh, total, input_path, jobs)
+        writers = _columnar_writers(pairing, jobs)
+    _write(output_path, jobs, *writers)
+    return pairing
+
+
+Writers = tuple[Callable[[IO[bytes]], None], Callable[[Path], None]]
+"""How to write the pairs to a stream, and to a path by forked writers."""
+
+
+def _object_writers(pairing: OfflineBuilder, jobs: int) -> Writers:
+    return (
+        lambda out: write_pairs(pairing, out, None),
+        lambda path: write_pairs_forked(pairing, path, jobs),
     )
+
+
+def _feed_columnar(
+    pairing: ColumnarBuilder, fh: IO[bytes], total: int | None, input_path: str, jobs: int
+) -> None:
     if input_path == "-" or total is not None:  # stdin, or a progress bar to drive
         with fh:
             pairing.feed(_lines(fh, total))
-    else:
-        from prefstream_pairing.offline_reader import ReaderProcessFailed, feed_file
+        return
+    from prefstream_pairing.offline_reader import ReaderProcessFailed, feed_file
 
-        fh.close()
-        try:
-            feed_file(pairing, Path(input_path), jobs)
-        except ReaderProcessFailed as exc:
-            fail(str(exc), 1)
+    fh.close()
+    try:
+        feed_file(pairing, Path(input_path), jobs)
+    except ReaderProcessFailed as exc:
+        fail(str(exc), 1)
+
+
+def _columnar_writers(pairing: ColumnarBuilder, jobs: int) -> Writers:
+    from prefstream_pairing.offline_writer import write_columnar, write_columnar_forked
+
     plan = pairing.plan()
     if plan.window.size >= DUCKDB_IDS_FROM:
         from prefstream_cli.pairs_ids import duckdb_ids
 
         pairing.id_encoder = duckdb_ids
-    _write(
-        output_path,
-        jobs,
+    return (
         lambda out: write_columnar(pairing, plan, out),
         lambda path: write_columnar_forked(pairing, plan, path, jobs),
     )
-    return pairing
-
-
-def _build_objects(
-    fh: IO[bytes],
-    total: int | None,
-    output_path: str,
-    jobs: int,
-    options: PairingOptions,
-    max_bytes: int,
-    late_policy: str,
-    on_invalid: InvalidHandler,
-) -> OfflineBuilder:
-    pairing = OfflineBuilder(
-        options, max_bytes=max_bytes, late_policy=late_policy, on_invalid=on_invalid
-    )
-    with fh:
-        pairing.feed(_lines(fh, total))
-    _write(
-        output_path,
-        jobs,
-        lambda out: write_pairs(pairing, out, None),
-        lambda path: write_pairs_forked(pairing, path, jobs),
-    )
-    return pairing
 
 
 def _write(

@@ -180,8 +180,9 @@ async def watched_events(
     queue: asyncio.Queue[WatchedEvent] = asyncio.Queue(maxsize=1000)
 
     async def jobs() -> None:
-        async for event in job_events(kafka, from_beginning=from_beginning):
-            await queue.put(event)
+        async with job_events(kafka, from_beginning=from_beginning) as follower:
+            async for event in follower:
+                await queue.put(event)
 
     async def evaluations() -> None:
         async with follow_evaluations(kafka, from_beginning=from_beginning) as follower:
