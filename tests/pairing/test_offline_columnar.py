@@ -17,12 +17,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prefstream_cli.commands import pairs as pairs_command
 from prefstream_cli.main import cli
-from prefstream_cli.pairs_ids import duckdb_ids
 from prefstream_events import InvalidEvent
 from prefstream_pairing import OfflineBuilder, PairingOptions, offline_columnar, offline_reader
-from prefstream_pairing.offline_columnar import ColumnarBuilder, IdEncoder
+from prefstream_pairing.offline_columnar import ColumnarBuilder
 from prefstream_testing.synthetic import synthetic_lines
 
 PROMPTS: list[Any] = [
@@ -88,7 +86,7 @@ def objects_output(
 
 
 def columnar_output(
-    lines: list[bytes], o: PairingOptions, policy: str, ids: IdEncoder | None = None
+    lines: list[bytes], o: PairingOptions, policy: str
 ) -> tuple[bytes, dict[str, object], list[tuple[int, str]]]:
     bad: list[tuple[int, str]] = []
 
@@ -96,7 +94,6 @@ def columnar_output(
         bad.append((n, e.reason))
 
     b = ColumnarBuilder(o, max_bytes=1 << 20, late_policy=policy, on_invalid=on_invalid)
-    b.id_encoder = ids
     b.feed(lines)
     plan = b.plan()
     out = b"".join(bytes(c) for c in b.chunks(plan, 0, plan.window.size, size=7))
@@ -109,16 +106,35 @@ def columnar_output(
     options,
     st.sampled_from(["pair", "deadletter"]),
     st.sampled_from([64, 2]),
-    st.sampled_from([None, duckdb_ids]),
 )
 def test_columnar_bytes_equal_the_per_object_builder(
-    lines: list[bytes], o: PairingOptions, policy: str, max_vector: int, ids: IdEncoder | None
+    lines: list[bytes], o: PairingOptions, policy: str, max_vector: int
 ) -> None:
-    """hashlib ids (the library's) and DuckDB's (what the CLI passes) alike."""
     mp = pytest.MonkeyPatch()
     mp.setattr(offline_columnar, "MAX_VECTOR", max_vector)  # 2: big windows take the other path
     try:
-        assert columnar_output(lines, o, policy, ids) == objects_output(lines, o, policy)
+        assert columnar_output(lines, o, policy) == objects_output(lines, o, policy)
+    finally:
+        mp.undo()
+
+
+@settings(max_examples=200, deadline=None)
+@given(records(), options, st.sampled_from([64, 2]), st.data())
+def test_measured_bytes_are_the_written_bytes(
+    lines: list[bytes], o: PairingOptions, max_vector: int, data: st.DataObject
+) -> None:
+    """Forked writers start where ``encoded_bytes`` says the runs before theirs end."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(offline_columnar, "MAX_VECTOR", max_vector)
+    try:
+        b = ColumnarBuilder(o, max_bytes=1 << 20)
+        b.feed(lines)
+        plan = b.plan()
+        end = plan.window.size
+        lo = data.draw(st.integers(0, end))
+        hi = data.draw(st.integers(lo, end))
+        written = b"".join(bytes(c) for c in b.chunks(plan, lo, hi, size=5))
+        assert b.encoded_bytes(plan, lo, hi) == len(written)
     finally:
         mp.undo()
 
@@ -134,22 +150,21 @@ def test_synthetic_file_is_byte_identical_with_late_and_duplicate_candidates() -
         for i, s in [(7, 2.0), (0, 0.3), (8, -1.0)]
     ]
     o = PairingOptions(max_pairs_per_turn=4)
-    for policy, ids in (("pair", None), ("deadletter", duckdb_ids)):
-        got = columnar_output(lines, o, policy, ids)
+    for policy in ("pair", "deadletter"):
+        got = columnar_output(lines, o, policy)
         assert got == objects_output(lines, o, policy)
         assert got[1]["late"]
         assert got[1]["duplicates"]
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
 def test_cli_engines_write_the_same_bytes(
     tmp_path: Path, jobs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With 2 jobs the input is read by two processes (split however small the file), and
-    the invalid lines of both halves are reported in file order with their line numbers.
-    DuckDB hashes the ids whatever the size (writers forked after it ran use hashlib)."""
+    the invalid lines of both halves are reported in file order with their line numbers;
+    with 2 or 3 the writers write their runs of pairs into their places in one file."""
     monkeypatch.setattr(offline_reader, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(pairs_command, "DUCKDB_IDS_FROM", 0)
     src = tmp_path / "in.jsonl"
     lines = list(synthetic_lines(300, 4, seed=9, interleave=8))
     src.write_bytes(
@@ -174,3 +189,24 @@ def test_cli_engines_write_the_same_bytes(
     assert f"{src}:1003: invalid (missing_field)" in results[1][1]
     assert f"{src}:1205: invalid (not_json)" in results[1][1]
     assert not list(tmp_path.glob("*.part*"))
+
+
+def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard of the forked writers: one byte of disagreement is an error, not a file
+    with a gap or an overlap."""
+    measured = ColumnarBuilder.encoded_bytes
+    monkeypatch.setattr(
+        ColumnarBuilder,
+        "encoded_bytes",
+        lambda self, plan, lo, hi: measured(self, plan, lo, hi) + 1,
+    )
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(synthetic_lines(50, 4, seed=3)))
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(
+        cli, ["pairs", "build", str(src), "-o", str(out), "--engine", "columnar", "--jobs", "2"]
+    )
+    assert res.exit_code == 1, res.output
+    assert "bytes, not the" in res.output

@@ -14,7 +14,7 @@ summaries on generated files.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -40,21 +40,11 @@ _HEAD_OPEN = '{"pair_id":"'
 _HEAD_MID = '","content_hash":"'
 _DEFAULT_STEP = "dpo_candidate_move"
 
-ID_COLUMNS = (
-    "prefix",
-    "chosen_index",
-    "rejected_index",
-    "prompt_digest",
-    "chosen_digest",
-    "rejected_digest",
-)
-"""The table an ``id_encoder`` gets, one row per pair: the window's JSON prefix
-(``ids.window_prefix``), the two candidate indices, and the raw sha256 of the canonical
-prompt, the chosen and the rejected output. It returns, as large_string, per row:
-``{"pair_id":"<pair_id>","content_hash":"<content_hash>`` (ids.py), or ``None`` to leave
-the chunk to hashlib."""
+_HEAD_BYTES = len(_HEAD_OPEN) + len(_HEAD_MID) + 2 * ID_HEX_CHARS
+"""Every line starts with ``{"pair_id":"<32 hex>","content_hash":"<32 hex>``."""
 
-IdEncoder = Callable[[Any], Any]
+Piece = tuple[pa.Array, "pa.Array | None"]
+"""A column of the lines: fragments and, per line, which fragment (``None``: one each)."""
 
 
 def _strings(values: list[bytes]) -> pa.Array:
@@ -121,9 +111,6 @@ class ColumnarBuilder(LineBuilder):
         self._oj = bytearray()  # JSON of each output, back to back
         self._oj_end = array("q", [0])  # where each one ends
         self._od = bytearray()  # sha256 of each output, 32 bytes a row
-        self.id_encoder: IdEncoder | None = None
-        """Computes the line heads from an :data:`ID_COLUMNS` table instead of hashlib (the
-        CLI passes DuckDB's vectorised sha256, which this pure library may not import)."""
 
     # -- decoding -----------------------------------------------------------------------
 
@@ -420,7 +407,6 @@ class ColumnarBuilder(LineBuilder):
                 % (_encode(run_id), ej, _encode(turn_id))
             )
         self._prefix = prefix
-        self._t_prefix = _strings(prefix)
         self._t_head = _strings(head)
         num = b',"close_reason":' + _encode(NUM_CANDIDATES) + b"}\n"
         off = b',"close_reason":' + _encode(OFFLINE) + b"}\n"
@@ -429,9 +415,6 @@ class ColumnarBuilder(LineBuilder):
         self._prompts = []
         self._pjson = {}
         self._t_key_of = np.array(self._prompt_key, np.int64)
-        self._t_key_digest = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(32), len(self._key_digest) // 32, [None, pa.py_buffer(self._key_digest)]
-        )
         names = self._policy_names
         self._t_pmc = _strings(
             [b"" if m is None else b',"policy_model":' + _encode(m) for m in names]
@@ -450,9 +433,6 @@ class ColumnarBuilder(LineBuilder):
         )
         self._od_bytes = bytes(self._od)
         self._key_digest_bytes = bytes(self._key_digest)
-        self._t_od = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(32), len(self._od) // 32, [None, pa.py_buffer(self._od)]
-        )
 
     def encode(self, plan: PairPlan, lo: int, hi: int) -> Iterator[memoryview]:
         """JSON lines of the vectorised pairs ``lo:hi`` (no fallback windows): the two ids
@@ -460,73 +440,11 @@ class ColumnarBuilder(LineBuilder):
         from fragments encoded once per candidate, prompt or window."""
         if hi <= lo:
             return
-        self._tables()
-        opts = self.options
-        pw = plan.window[lo:hi]
-        pa_ = plan.chosen[lo:hi]
-        pb = plan.rejected[lo:hi]
-        diff = _strings(_floats(plan.diff[lo:hi]))
-        p_of = self._t_prompt_of[pa_]
-        w_ = _ints(pw)
-        a_ = _ints(pa_)
-        b_ = _ints(pb)
-        chosen_score = self._t_score.take(a_)
-        step = b""
-        if opts.ttc_step_name != _DEFAULT_STEP:
-            step = b',"ttc_step_name":' + _encode(opts.ttc_step_name)
-        index = self._t_index
-        ci = index[pa_]
-        ri = index[pb]
-        n = hi - lo
-        heads = None
-        if self.id_encoder is not None:
-            heads = self.id_encoder(
-                pa.Table.from_arrays(
-                    [
-                        self._t_prefix.take(w_),
-                        _ints(ci),
-                        _ints(ri),
-                        self._t_key_digest.take(_ints(self._t_key_of[p_of])),
-                        self._t_od.take(a_),
-                        self._t_od.take(b_),
-                    ],
-                    names=list(ID_COLUMNS),
-                )
-            )
-        if heads is None:
-            heads = self._hash_heads(pw, pa_, pb, ci, ri, self._t_key_of[p_of])
-        indices = (
-            self._index_text(ci, b',"chosen_index":'),
-            self._index_text(ri, b',"rejected_index":'),
-        )
-        hashed = (heads, indices)
-
-        def lit(text: str) -> pa.Array:
-            return _repeat(text.encode(), n)
-
+        pieces = self._pieces(plan, lo, hi)
         lines = pc.binary_join_element_wise(
-            hashed[0],
-            self._t_head.take(w_),
-            self._t_prompt.take(_ints(p_of)),
-            lit(',"chosen":'),
-            self._t_oj.take(a_),
-            lit(',"rejected":'),
-            self._t_oj.take(b_),
-            lit(',"chosen_score":'),
-            chosen_score,
-            lit(',"rejected_score":'),
-            self._t_score.take(b_),
-            lit(',"score_diff":'),
-            diff,
-            lit(',"reward":'),
-            diff if opts.reward_from_score_diff else chosen_score,
-            hashed[1][0],
-            hashed[1][1],
-            lit(step.decode()),
-            self._t_pmc.take(_ints(self._t_policy[pa_])),
-            self._t_pmr.take(_ints(self._t_policy[pb])),
-            self._t_tail.take(w_),
-            lit(""),
+            self._hash_heads(plan, lo, hi),
+            *(fragments if which is None else fragments.take(which) for fragments, which in pieces),
+            _repeat(b"", hi - lo),
         )
         for arr in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
             # Every input is large_string, so is the result: int64 offsets.
@@ -534,11 +452,77 @@ class ColumnarBuilder(LineBuilder):
             first, last = offsets[arr.offset], offsets[arr.offset + len(arr)]
             yield memoryview(arr.buffers()[2])[int(first) : int(last)]
 
-    def _hash_heads(
-        self, pw: IntArray, pa_: IntArray, pb: IntArray, ci: IntArray, ri: IntArray, k: IntArray
-    ) -> pa.Array:
-        """``{"pair_id":"…","content_hash":"…`` of each pair (ids.py) by hashlib: one call
-        each on precomputed inputs, the only per-pair Python of the encoder."""
+    def encoded_bytes(self, plan: PairPlan, lo: int, hi: int) -> int:
+        """How many bytes :meth:`chunks` yields for ``lo:hi``, from the fragments' lengths
+        (no hashing, no joining): where a writer of a later range starts in the file."""
+        total = sum(len(data) for _, data in self._fallback_in(plan, lo, hi))
+        if hi <= lo:
+            return total
+        total += _HEAD_BYTES * (hi - lo)
+        for fragments, which in self._pieces(plan, lo, hi):
+            offsets = np.frombuffer(fragments.buffers()[1], np.int64)
+            offsets = offsets[fragments.offset : fragments.offset + len(fragments) + 1]
+            if which is None:
+                total += int(offsets[-1] - offsets[0])
+            else:
+                lengths = np.diff(offsets)
+                total += int(lengths[np.frombuffer(which.buffers()[1], np.int64)].sum())
+        return total
+
+    def _pieces(self, plan: PairPlan, lo: int, hi: int) -> list[Piece]:
+        """The columns of the lines ``lo:hi`` after the ids, in order: the one layout that
+        :meth:`encode` joins and :meth:`encoded_bytes` measures."""
+        self._tables()
+        opts = self.options
+        n = hi - lo
+        pw = plan.window[lo:hi]
+        pa_ = plan.chosen[lo:hi]
+        pb = plan.rejected[lo:hi]
+        diff = _strings(_floats(plan.diff[lo:hi]))
+        index = self._t_index
+        step = b""
+        if opts.ttc_step_name != _DEFAULT_STEP:
+            step = b',"ttc_step_name":' + _encode(opts.ttc_step_name)
+        w_ = _ints(pw)
+        a_ = _ints(pa_)
+        b_ = _ints(pb)
+
+        def lit(text: bytes) -> Piece:
+            return _repeat(text, n), None
+
+        return [
+            (self._t_head, w_),
+            (self._t_prompt, _ints(self._t_prompt_of[pa_])),
+            lit(b',"chosen":'),
+            (self._t_oj, a_),
+            lit(b',"rejected":'),
+            (self._t_oj, b_),
+            lit(b',"chosen_score":'),
+            (self._t_score, a_),
+            lit(b',"rejected_score":'),
+            (self._t_score, b_),
+            lit(b',"score_diff":'),
+            (diff, None),
+            lit(b',"reward":'),
+            (diff, None) if opts.reward_from_score_diff else (self._t_score, a_),
+            (self._index_text(index[pa_], b',"chosen_index":'), None),
+            (self._index_text(index[pb], b',"rejected_index":'), None),
+            lit(step),
+            (self._t_pmc, _ints(self._t_policy[pa_])),
+            (self._t_pmr, _ints(self._t_policy[pb])),
+            (self._t_tail, w_),
+        ]
+
+    def _hash_heads(self, plan: PairPlan, lo: int, hi: int) -> pa.Array:
+        """``{"pair_id":"…","content_hash":"…`` of each pair ``lo:hi`` (ids.py) by hashlib:
+        one call each on precomputed inputs, the only per-pair Python of the encoder."""
+        pw = plan.window[lo:hi]
+        pa_ = plan.chosen[lo:hi]
+        pb = plan.rejected[lo:hi]
+        index = self._t_index
+        ci = index[pa_]
+        ri = index[pb]
+        k = self._t_key_of[self._t_prompt_of[pa_]]
         prefix = self._prefix
         od = self._od_bytes
         key_digest = self._key_digest_bytes
@@ -564,13 +548,12 @@ class ColumnarBuilder(LineBuilder):
                 )
             )
         n = len(pw)
-        width = len(_HEAD_OPEN) + len(_HEAD_MID) + 2 * ID_HEX_CHARS
         return pa.Array.from_buffers(
             pa.large_string(),
             n,
             [
                 None,
-                pa.py_buffer(np.arange(n + 1, dtype=np.int64) * width),
+                pa.py_buffer(np.arange(n + 1, dtype=np.int64) * _HEAD_BYTES),
                 pa.py_buffer("".join(hexes).encode()),
             ],
         )
@@ -585,11 +568,8 @@ class ColumnarBuilder(LineBuilder):
     ) -> Iterator[bytes | memoryview]:
         """Encoded output of plan positions ``lo:hi``, per-window-path windows in place
         (a window at position ``hi`` belongs here only when ``hi`` is the end)."""
-        end = plan.window.size
         cur = lo
-        for at, data in plan.fallback:
-            if not (lo <= at < hi or at == hi == end):
-                continue
+        for at, data in self._fallback_in(plan, lo, hi):
             while cur < at:
                 nxt = min(at, cur + size)
                 yield from self.encode(plan, cur, nxt)
@@ -600,6 +580,13 @@ class ColumnarBuilder(LineBuilder):
             nxt = min(hi, cur + size)
             yield from self.encode(plan, cur, nxt)
             cur = nxt
+
+    @staticmethod
+    def _fallback_in(plan: PairPlan, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """The per-window-path windows written with positions ``lo:hi`` (one at ``hi``
+        only when ``hi`` is the end)."""
+        end = plan.window.size
+        return [(at, data) for at, data in plan.fallback if lo <= at < hi or at == hi == end]
 
 
 def _repeat(text: bytes, n: int) -> pa.Array:

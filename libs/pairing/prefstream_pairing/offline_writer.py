@@ -6,7 +6,8 @@ computed. ``write_pairs_forked`` splits the examples between processes: forked c
 write later runs of examples to part files while this process writes the first; the parts
 are then appended in order with ``sendfile``, so the output is byte-identical to a single
 process's. ``write_columnar`` and ``write_columnar_forked`` do the same for the columnar
-builder (``offline_columnar``), whose plan is complete before any process forks.
+builder (``offline_columnar``), whose plan is complete before any process forks and whose
+runs have a length known before they are encoded, so its writers share one file.
 """
 
 from __future__ import annotations
@@ -158,36 +159,51 @@ def write_columnar(
 def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, jobs: int) -> None:
     """Write every planned pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
 
-    The plan and the summary are complete before the fork, so children only encode their
-    run of pair positions into a part file; the parts are appended in order with
-    ``sendfile``, byte-identical to one process's output. Raises
-    :class:`WriterProcessFailed` when a child fails.
+    The plan and the summary are complete before the fork, and the byte length of any run
+    of positions is known from the fragments (``encoded_bytes``), so each child encodes its
+    run straight into its place in ``path``: no part files, no second copy. The output is
+    byte-identical to one process's; a writer that ends anywhere else than where the next
+    one starts fails. Raises :class:`WriterProcessFailed` when a child fails.
     """
     total = plan.window.size
     cuts = [total * i // jobs for i in range(jobs + 1)]
-    children: list[tuple[int, Path]] = []
+    with path.open("wb"):
+        pass  # created empty: every writer opens it without truncating
+    children: list[int] = []
     for i in range(1, jobs):
-        part = path.with_name(f"{path.name}.part{i}")
         pid = os.fork()
         if pid == 0:  # child: never returns
             code = 1
             try:
-                with part.open("wb") as out:
-                    write_columnar(builder, plan, out, cuts[i], cuts[i + 1])
+                start = builder.encoded_bytes(plan, 0, cuts[i])
+                _write_run(builder, plan, path, start, cuts[i], cuts[i + 1])
                 code = 0
             finally:
                 os._exit(code)
-        children.append((pid, part))
+        children.append(pid)
+    failed = []
     try:
-        with path.open("wb") as out:
-            write_columnar(builder, plan, out, cuts[0], cuts[1])
-            for pid, part in children:
-                _, status = os.waitpid(pid, 0)
-                if status != 0:
-                    raise WriterProcessFailed(
-                        f"a writer process failed (status {status}); {part} is incomplete"
-                    )
-                _append(out, part)
+        _write_run(builder, plan, path, 0, cuts[0], cuts[1])
     finally:
-        for _, part in children:
-            part.unlink(missing_ok=True)
+        for pid in children:
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                failed.append(status)
+    if failed:
+        raise WriterProcessFailed(
+            f"a writer process failed (status {failed[0]}); {path} is incomplete"
+        )
+
+
+def _write_run(
+    builder: ColumnarBuilder, plan: PairPlan, path: Path, start: int, lo: int, hi: int
+) -> None:
+    with path.open("r+b") as out:
+        out.seek(start)
+        write_columnar(builder, plan, out, lo, hi)
+        end = out.tell()
+    expected = start + builder.encoded_bytes(plan, lo, hi)
+    if end != expected:
+        raise WriterProcessFailed(
+            f"positions {lo}:{hi} took {end - start} bytes, not the {expected - start} measured"
+        )

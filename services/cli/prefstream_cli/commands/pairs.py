@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _PROGRESS_EVERY = 65536
-DUCKDB_IDS_FROM = 100_000
-"""Pairs from which DuckDB hashes the ids: its import (~0.15 s) costs what hashlib takes
-for about that many pairs, and a small file should not load it at all."""
 
 
 def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
@@ -260,10 +257,6 @@ def _columnar_writers(pairing: ColumnarBuilder, jobs: int) -> Writers:
     from prefstream_pairing.offline_writer import write_columnar, write_columnar_forked
 
     plan = pairing.plan()
-    if plan.window.size >= DUCKDB_IDS_FROM:
-        from prefstream_cli.pairs_ids import duckdb_ids
-
-        pairing.id_encoder = duckdb_ids
     return (
         lambda out: write_columnar(pairing, plan, out),
         lambda path: write_columnar_forked(pairing, plan, path, jobs),
