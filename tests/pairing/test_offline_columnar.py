@@ -210,3 +210,13 @@ def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
     )
     assert res.exit_code == 1, res.output
     assert "bytes, not the" in res.output
+
+
+def test_forked_writers_to_a_device_write_in_one_process(tmp_path: Path) -> None:
+    """``-o /dev/null`` (or a pipe) has no places to write into: one writer, no error."""
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(synthetic_lines(50, 4, seed=3)))
+    res = CliRunner().invoke(
+        cli, ["pairs", "build", str(src), "-o", "/dev/null", "--engine", "columnar", "--jobs", "2"]
+    )
+    assert res.exit_code == 0, res.output

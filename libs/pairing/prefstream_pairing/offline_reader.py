@@ -9,6 +9,8 @@ process decodes the first half meanwhile, then merges. Line numbers, invalid-lin
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pickle
 from collections.abc import Iterator
@@ -35,6 +37,15 @@ def _split_point(path: Path) -> int:
         return fh.tell()
 
 
+def _widen(pipe: int) -> None:
+    """A 1 MiB pipe buffer where the OS allows it: the child's columns (~100 MB at 200k
+    records) cross in 16x fewer wake-ups than through the default 64 KiB."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe, setpipe, 1 << 20)
+
+
 def _lines(path: Path, start: int, stop: int | None) -> Iterator[bytes]:
     with path.open("rb") as fh:
         fh.seek(start)
@@ -55,6 +66,7 @@ def feed_file(builder: ColumnarBuilder, path: Path, jobs: int) -> None:
         return
     cut = _split_point(path)
     read_end, write_end = os.pipe()
+    _widen(write_end)
     pid = os.fork()
     if pid == 0:  # child: never returns
         code = 1

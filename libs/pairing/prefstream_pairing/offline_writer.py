@@ -12,6 +12,7 @@ runs have a length known before they are encoded, so its writers share one file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -165,6 +166,10 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
     byte-identical to one process's; a writer that ends anywhere else than where the next
     one starts fails. Raises :class:`WriterProcessFailed` when a child fails.
     """
+    if path.exists() and not path.is_file():  # a device or a pipe: no places to write into
+        with path.open("wb") as out:
+            write_columnar(builder, plan, out)
+        return
     total = plan.window.size
     cuts = [total * i // jobs for i in range(jobs + 1)]
     with path.open("wb"):
@@ -198,12 +203,17 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
 def _write_run(
     builder: ColumnarBuilder, plan: PairPlan, path: Path, start: int, lo: int, hi: int
 ) -> None:
+    size = builder.encoded_bytes(plan, lo, hi)
     with path.open("r+b") as out:
+        if size and hasattr(os, "posix_fallocate"):
+            # Blocks allocated up front: writing 830 MB into new pages of a fresh file cost
+            # 0.5-1.3 s of kernel time per writer here, into allocated ones 0.1-0.35 s.
+            with contextlib.suppress(OSError):  # only a hint
+                os.posix_fallocate(out.fileno(), start, size)
         out.seek(start)
         write_columnar(builder, plan, out, lo, hi)
         end = out.tell()
-    expected = start + builder.encoded_bytes(plan, lo, hi)
-    if end != expected:
+    if end != start + size:
         raise WriterProcessFailed(
-            f"positions {lo}:{hi} took {end - start} bytes, not the {expected - start} measured"
+            f"positions {lo}:{hi} took {end - start} bytes, not the {size} measured"
         )
