@@ -134,7 +134,8 @@ def test_measured_bytes_are_the_written_bytes(
         lo = data.draw(st.integers(0, end))
         hi = data.draw(st.integers(lo, end))
         written = b"".join(bytes(c) for c in b.chunks(plan, lo, hi, size=5))
-        assert b.encoded_bytes(plan, lo, hi) == len(written)
+        measured_by = data.draw(st.sampled_from([1, 3, 65536]))
+        assert b.encoded_bytes(plan, lo, hi, size=measured_by) == len(written)
     finally:
         mp.undo()
 
