@@ -196,7 +196,7 @@ def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The guard of the forked writers: one byte of disagreement is an error, not a file
-    with a gap or an overlap."""
+    with a gap or an overlap; the output of an earlier build stays as it was."""
     measured = ColumnarBuilder.encoded_bytes
     monkeypatch.setattr(
         ColumnarBuilder,
@@ -206,11 +206,14 @@ def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"".join(synthetic_lines(50, 4, seed=3)))
     out = tmp_path / "out.jsonl"
+    out.write_bytes(b"earlier build\n")
     res = CliRunner().invoke(
         cli, ["pairs", "build", str(src), "-o", str(out), "--engine", "columnar", "--jobs", "2"]
     )
     assert res.exit_code == 1, res.output
     assert "bytes, not the" in res.output
+    assert out.read_bytes() == b"earlier build\n"
+    assert sorted(tmp_path.iterdir()) == [src, out]  # and no partial file left
 
 
 def test_forked_writers_to_a_device_write_in_one_process(tmp_path: Path) -> None:

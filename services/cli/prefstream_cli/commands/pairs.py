@@ -269,14 +269,28 @@ def _write(
     to_stream: Callable[[IO[bytes]], None],
     forked: Callable[[Path], None],
 ) -> None:
-    """To stdout for ``-``; by ``jobs`` forked writers where the OS forks; else in-process."""
+    """To stdout for ``-``; by ``jobs`` forked writers where the OS forks; else in-process.
+
+    A file is written beside its name and renamed when complete: a build that fails or is
+    killed leaves no file that looks finished (a device or a pipe is written in place)."""
     if output_path == "-":
         to_stream(sys.stdout.buffer)
-    elif jobs > 1 and hasattr(os, "fork"):
-        try:
-            forked(Path(output_path))
-        except WriterProcessFailed as exc:
-            fail(str(exc), 1)
-    else:
-        with Path(output_path).open("wb") as out:
+        return
+    path = Path(output_path)
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
             to_stream(out)
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        if jobs > 1 and hasattr(os, "fork"):
+            try:
+                forked(partial)
+            except WriterProcessFailed as exc:
+                fail(str(exc), 1)
+        else:
+            with partial.open("wb") as out:
+                to_stream(out)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
