@@ -160,7 +160,8 @@ def write_columnar(
 
 
 def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, jobs: int) -> None:
-    """Write every planned pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
+    """Write every planned pair to ``path``, a regular file, with ``jobs`` processes
+    (needs ``os.fork``; ``pairs build`` writes a device or a pipe in one process).
 
     The plan and the summary are complete before the fork, and the byte length of any run
     of positions is known from the fragments (``encoded_bytes``), so each child encodes its
@@ -168,10 +169,6 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
     byte-identical to one process's; a writer that ends anywhere else than where the next
     one starts fails. Raises :class:`WriterProcessFailed` when a child fails.
     """
-    if path.exists() and not path.is_file():  # a device or a pipe: no places to write into
-        with path.open("wb") as out:
-            write_columnar(builder, plan, out)
-        return
     total = plan.window.size
     cuts = [total * i // jobs for i in range(jobs + 1)]
     with path.open("wb"):
