@@ -9,6 +9,10 @@ runs, other TTC steps. Output bytes, summaries and invalid-line reports must be 
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +228,35 @@ def test_forked_writers_to_a_device_write_in_one_process(tmp_path: Path) -> None
         cli, ["pairs", "build", str(src), "-o", "/dev/null", "--engine", "columnar", "--jobs", "2"]
     )
     assert res.exit_code == 0, res.output
+
+
+def _small_files(limit: int) -> None:
+    """In the child before exec: writes past ``limit`` bytes fail with EFBIG, as on a full
+    disk (SIGXFSZ ignored, so the write returns the error instead of killing the process)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("engine", ["columnar", "objects"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, engine: str, jobs: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(synthetic_lines(300, 4, seed=5)))
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"earlier build\n")
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "prefstream_cli", "pairs", "build", str(src)),
+            *("-o", str(out), "--engine", engine, "--jobs", jobs),
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: _small_files(src.stat().st_size // 4),
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert out.read_bytes() == b"earlier build\n"
+    assert sorted(tmp_path.iterdir()) == [src, out]

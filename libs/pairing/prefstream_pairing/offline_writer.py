@@ -115,23 +115,31 @@ def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int) -> None:
         children.append((pid, read_end, part))
     before = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
     stats_before = pairing.summary.stats.as_dict()
-    with path.open("wb") as out:
-        write_pairs(pairing, out, shares[0])
-        for pid, read_end, part in children:
-            with os.fdopen(read_end, "rb") as fh:
-                report = fh.read()
-            _, status = os.waitpid(pid, 0)
-            if status != 0 or not report:
-                raise WriterProcessFailed(
-                    f"a writer process failed (status {status}); {part} is incomplete"
-                )
-            counts = json.loads(report)
-            pairing.summary.windows += counts.pop("windows") - before["windows"]
-            pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
-            extra = {k: v - stats_before[k] for k, v in counts.items()}
-            pairing.summary.stats.add(PairingStats(**extra))
-            _append(out, part)
-            part.unlink()
+    pending = list(children)
+    try:
+        with path.open("wb") as out:
+            write_pairs(pairing, out, shares[0])
+            while pending:
+                pid, read_end, part = pending.pop(0)
+                with os.fdopen(read_end, "rb") as fh:
+                    report = fh.read()
+                _, status = os.waitpid(pid, 0)
+                if status != 0 or not report:
+                    raise WriterProcessFailed(
+                        f"a writer process failed (status {status}); {part} is incomplete"
+                    )
+                counts = json.loads(report)
+                pairing.summary.windows += counts.pop("windows") - before["windows"]
+                pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
+                extra = {k: v - stats_before[k] for k, v in counts.items()}
+                pairing.summary.stats.add(PairingStats(**extra))
+                _append(out, part)
+    finally:  # a failed write (a full disk) leaves neither children nor part files behind
+        for pid, read_end, _ in pending:
+            os.close(read_end)
+            os.waitpid(pid, 0)
+        for _, _, part in children:
+            part.unlink(missing_ok=True)
 
 
 def _append(out: IO[bytes], part: Path) -> None:

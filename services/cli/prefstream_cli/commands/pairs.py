@@ -284,13 +284,15 @@ def _write(
     partial = path.with_name(f".{path.name}.partial")
     try:
         if jobs > 1 and hasattr(os, "fork"):
-            try:
-                forked(partial)
-            except WriterProcessFailed as exc:
-                fail(str(exc), 1)
+            forked(partial)
         else:
             with partial.open("wb") as out:
                 to_stream(out)
         os.replace(partial, path)
+    except WriterProcessFailed as exc:
+        fail(str(exc), 1)
+    except OSError as exc:  # a full disk, a quota, a read-only directory
+        reason = exc.strerror or str(exc)
+        fail(f"cannot write {output_path}: {reason}; free space or choose another OUTPUT", 1)
     finally:
         partial.unlink(missing_ok=True)
