@@ -23,7 +23,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prefstream_cli.main import cli
 from prefstream_events import InvalidEvent
-from prefstream_pairing import OfflineBuilder, PairingOptions, offline_columnar, offline_reader
+from prefstream_pairing import (
+    OfflineBuilder,
+    PairingOptions,
+    offline_columnar,
+    offline_reader,
+    offline_writer,
+)
 from prefstream_pairing.offline_columnar import ColumnarBuilder
 from prefstream_testing.synthetic import synthetic_lines
 
@@ -162,14 +168,18 @@ def test_synthetic_file_is_byte_identical_with_late_and_duplicate_candidates() -
         assert got[1]["duplicates"]
 
 
+@pytest.mark.parametrize("direct", [False, True], ids=["page-cache", "direct-io"])
 @pytest.mark.parametrize("jobs", ["1", "2", "3"])
 def test_cli_engines_write_the_same_bytes(
-    tmp_path: Path, jobs: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, jobs: str, direct: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With 2 jobs the input is read by two processes (split however small the file), and
     the invalid lines of both halves are reported in file order with their line numbers;
-    with 2 or 3 the writers write their runs of pairs into their places in one file."""
+    with 2 or 3 the writers write their runs of pairs into their places in one file
+    (through the page cache, or with direct I/O as large builds are)."""
     monkeypatch.setattr(offline_reader, "MIN_SPLIT_BYTES", 0)
+    if direct:
+        monkeypatch.setattr(offline_writer, "DIRECT_FROM_BYTES", 0)
     src = tmp_path / "in.jsonl"
     lines = list(synthetic_lines(300, 4, seed=9, interleave=8))
     src.write_bytes(
@@ -196,16 +206,18 @@ def test_cli_engines_write_the_same_bytes(
     assert not list(tmp_path.glob("*.part*"))
 
 
+@pytest.mark.parametrize("error", [1, -1], ids=["short", "long"])
 def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int
 ) -> None:
     """The guard of the forked writers: one byte of disagreement is an error, not a file
-    with a gap or an overlap; the output of an earlier build stays as it was."""
+    with a gap or an overlap (a writer with more bytes than measured stops before it
+    writes into its neighbour's range); the output of an earlier build stays as it was."""
     measured = ColumnarBuilder.encoded_bytes
     monkeypatch.setattr(
         ColumnarBuilder,
         "encoded_bytes",
-        lambda self, plan, lo, hi: measured(self, plan, lo, hi) + 1,
+        lambda self, plan, lo, hi: measured(self, plan, lo, hi) + error,
     )
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"".join(synthetic_lines(50, 4, seed=3)))
@@ -215,7 +227,8 @@ def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
         cli, ["pairs", "build", str(src), "-o", str(out), "--engine", "columnar", "--jobs", "2"]
     )
     assert res.exit_code == 1, res.output
-    assert "bytes, not the" in res.output
+    assert "Traceback" not in res.output
+    assert ("bytes, not the" if error > 0 else "more than measured") in res.output
     assert out.read_bytes() == b"earlier build\n"
     assert sorted(tmp_path.iterdir()) == [src, out]  # and no partial file left
 
