@@ -9,6 +9,7 @@ runs, other TTC steps. Output bytes, summaries and invalid-line reports must be 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -231,6 +232,33 @@ def test_a_writer_that_ends_elsewhere_than_measured_fails_the_build(
     assert ("bytes, not the" if error > 0 else "more than measured") in res.output
     assert out.read_bytes() == b"earlier build\n"
     assert sorted(tmp_path.iterdir()) == [src, out]  # and no partial file left
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2], ids=["first", "middle", "last"])
+def test_a_writer_that_fails_before_it_measures_stops_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    """Writers learn where their run starts from the writer before them: one that fails
+    before it tells (here the first, the middle or the last of three) fails the build,
+    the writers after it see the end of the pipe instead of waiting for ever, and every
+    child is reaped."""
+    b = ColumnarBuilder(PairingOptions(), max_bytes=1 << 20, late_policy="pair")
+    b.feed(synthetic_lines(60, 4, seed=4))
+    plan = b.plan()
+    failing_lo = plan.window.size * failing // 3
+    measured = ColumnarBuilder.encoded_bytes
+
+    def measure(self: ColumnarBuilder, plan: offline_columnar.PairPlan, lo: int, hi: int) -> int:
+        if lo == failing_lo:
+            raise OSError("injected: this writer dies before it measures its run")
+        return measured(self, plan, lo, hi)
+
+    monkeypatch.setattr(ColumnarBuilder, "encoded_bytes", measure)
+    expected = offline_writer.WriterProcessFailed if failing else OSError
+    with pytest.raises(expected):
+        offline_writer.write_columnar_forked(b, plan, tmp_path / "out.jsonl", 3)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, finished or not
 
 
 def test_forked_writers_to_a_device_write_in_one_process(tmp_path: Path) -> None:

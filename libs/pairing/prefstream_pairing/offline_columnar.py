@@ -391,8 +391,11 @@ class ColumnarBuilder(LineBuilder):
 
     # -- encoding ---------------------------------------------------------------------------
 
-    def _tables(self) -> None:
-        """Arrow columns the encoder gathers from: per window, prompt, policy and row."""
+    def prepare(self) -> None:
+        """Build the Arrow columns the encoder gathers from (per window, prompt, policy and
+        row), once; :meth:`encoded_bytes` and :meth:`chunks` call it when needed. Forked
+        writers share them when it runs before the fork: 0.17 s here, against ~0.3 s in
+        each of two writers after it (copy-on-write faults, both cores busy; 400k events)."""
         if hasattr(self, "_t_index"):
             return
         examples_json: dict[str, bytes] = {}
@@ -474,7 +477,7 @@ class ColumnarBuilder(LineBuilder):
     def _pieces(self, plan: PairPlan, lo: int, hi: int) -> list[Piece]:
         """The columns of the lines ``lo:hi`` after the ids, in order: the one layout that
         :meth:`encode` joins and :meth:`encoded_bytes` measures."""
-        self._tables()
+        self.prepare()
         opts = self.options
         n = hi - lo
         pw = plan.window[lo:hi]

@@ -176,32 +176,46 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
     """Write every planned pair to ``path``, a regular file, with ``jobs`` processes
     (needs ``os.fork``; ``pairs build`` writes a device or a pipe in one process).
 
-    The plan and the summary are complete before the fork, and the byte length of any run
-    of positions is known from the fragments (``encoded_bytes``), so each child encodes its
-    run straight into its place in ``path``: no part files, no second copy. The output is
-    byte-identical to one process's; a writer that ends anywhere else than where the next
-    one starts fails. Raises :class:`WriterProcessFailed` when a child fails.
+    The plan, the summary and the encoder's tables (``prepare``) are complete before the
+    fork. Writer ``i`` measures how many bytes its run of positions takes
+    (``encoded_bytes``), learns where the run starts from writer ``i - 1`` through a pipe
+    and tells writer ``i + 1`` where it ends, then encodes straight into its place in
+    ``path``: no part files, no second copy, and no writer measures another's run. The
+    output is byte-identical to one process's; a writer that ends anywhere else than where
+    the next one starts fails. Raises :class:`WriterProcessFailed` when a child fails.
     """
     total = plan.window.size
     cuts = [total * i // jobs for i in range(jobs + 1)]
     with path.open("wb"):
         pass  # created empty: every writer opens it without truncating
+    links = [os.pipe() for _ in range(jobs - 1)]
+    """links[i]: (read, write) from writer i to writer i + 1 (8 bytes: where i + 1 starts)."""
+    mine = [fd for link in links for fd in link]
+    """The pipe ends this process holds open (closed in ``finally``, each once)."""
     children: list[int] = []
-    for i in range(1, jobs):
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            code = 1
-            try:
-                start = builder.encoded_bytes(plan, 0, cuts[i])
-                _write_run(builder, plan, path, start, cuts[i], cuts[i + 1])
-                code = 0
-            finally:
-                os._exit(code)
-        children.append(pid)
-    failed = []
+    builder.prepare()
     try:
-        _write_run(builder, plan, path, 0, cuts[0], cuts[1])
+        for i in range(1, jobs):
+            pid = os.fork()
+            if pid == 0:  # child: never returns
+                code = 1
+                try:
+                    prev, nxt = _keep_links(links, i)
+                    _write_linked(builder, plan, path, cuts[i], cuts[i + 1], prev, nxt)
+                    code = 0
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        nxt = links[0][1] if links else None
+        for fd in mine:  # a pipe end held open here would hide a writer's death
+            if fd != nxt:
+                os.close(fd)
+        mine = [] if nxt is None else [nxt]
+        _write_linked(builder, plan, path, cuts[0], cuts[1], None, nxt)
     finally:
+        for fd in mine:  # a failure here: the next writer reads the end of the pipe
+            os.close(fd)
+        failed = []
         for pid in children:
             _, status = os.waitpid(pid, 0)
             if status != 0:
@@ -212,10 +226,50 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
         )
 
 
-def _write_run(
-    builder: ColumnarBuilder, plan: PairPlan, path: Path, start: int, lo: int, hi: int
+def _keep_links(links: list[tuple[int, int]], i: int) -> tuple[int, int | None]:
+    """In writer ``i``: close every pipe end but its read end from ``i - 1`` and its write
+    end to ``i + 1`` (both closed when the process exits)."""
+    prev = links[i - 1][0]
+    nxt = links[i][1] if i < len(links) else None
+    for r, w in links:
+        for fd in (r, w):
+            if fd not in (prev, nxt):
+                os.close(fd)
+    return prev, nxt
+
+
+def _write_linked(
+    builder: ColumnarBuilder,
+    plan: PairPlan,
+    path: Path,
+    lo: int,
+    hi: int,
+    prev: int | None,
+    nxt: int | None,
 ) -> None:
     size = builder.encoded_bytes(plan, lo, hi)
+    start = 0 if prev is None else _read_start(prev)
+    if nxt is not None:
+        try:
+            os.write(nxt, (start + size).to_bytes(8, "little"))
+        except BrokenPipeError as exc:
+            raise WriterProcessFailed(
+                "the next writer process exited before it learned where its run starts"
+            ) from exc
+    _write_run(builder, plan, path, start, size, lo, hi)
+
+
+def _read_start(fd: int) -> int:
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(8)
+    if len(data) != 8:
+        raise WriterProcessFailed("the previous writer stopped before it measured its run")
+    return int.from_bytes(data, "little")
+
+
+def _write_run(
+    builder: ColumnarBuilder, plan: PairPlan, path: Path, start: int, size: int, lo: int, hi: int
+) -> None:
     try:
         with RangeWriter(path, start, size, direct=size >= DIRECT_FROM_BYTES) as writer:
             for chunk in builder.chunks(plan, lo, hi):
