@@ -188,12 +188,12 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
     cuts = [total * i // jobs for i in range(jobs + 1)]
     with path.open("wb"):
         pass  # created empty: every writer opens it without truncating
-    links = [os.pipe() for _ in range(jobs - 1)]
-    """links[i]: (read, write) from writer i to writer i + 1 (8 bytes: where i + 1 starts)."""
-    mine = [fd for link in links for fd in link]
-    """The pipe ends this process holds open (closed in ``finally``, each once)."""
-    children: list[int] = []
     builder.prepare()
+    # links[i]: (read, write) from writer i to writer i + 1 (8 bytes: where i + 1 starts);
+    # mine: the pipe ends this process still holds open (closed in finally, each once).
+    links = [os.pipe() for _ in range(jobs - 1)]
+    mine = [fd for link in links for fd in link]
+    children: list[int] = []
     try:
         for i in range(1, jobs):
             pid = os.fork()

@@ -5,10 +5,10 @@ written with ``O_DIRECT`` (the way databases write bulk data they will not read 
 the bytes go from an aligned staging buffer to the disk without taking new page-cache
 pages. On the project's VM, taking 792 MB of fresh page cache cost 2.1-2.5 s of kernel
 time for a 400k-event build; the same bytes written directly took 0.3 s of it
-(docs/performance.md, "Direct I/O for large outputs"). The unaligned head and tail of a
-range, and every byte where the file system refuses direct I/O (``EINVAL``: tmpfs,
-some network and FUSE file systems), go through the page cache as before; the bytes in
-the file are the same either way.
+(docs/performance.md, "Direct I/O, tables built once"). The unaligned head and tail of
+a range, and every byte where the file system refuses direct I/O (``EINVAL``: tmpfs
+before Linux 6.6, some network and FUSE file systems), go through the page cache as
+before; the bytes in the file are the same either way.
 """
 
 from __future__ import annotations

@@ -187,10 +187,10 @@ def build(
         raise SystemExit(EXIT_INVALID)
 
 
-COLUMNAR_FROM_BYTES = 256 * 2**20
-"""Below this the per-object builder is as fast or faster (measured, docs/performance.md:
-92 MB of input 1.72 s objects vs 2.02 s columnar; 367 MB 6.15 s vs 5.16 s), and it starts
-without numpy and pyarrow (~0.2 s of imports for a 10-line file)."""
+COLUMNAR_FROM_BYTES = 128 * 2**20
+"""Below this the per-object builder is as fast (measured, docs/performance.md: 92 MB of
+input 1.36 s either way, 184 MB 2.48 s objects against 2.03 s columnar), uses less memory
+and starts without numpy and pyarrow (~0.2 s of imports for a 10-line file)."""
 
 
 def _build(
