@@ -254,11 +254,23 @@ def test_a_writer_that_fails_before_it_measures_stops_the_chain(
         return measured(self, plan, lo, hi)
 
     monkeypatch.setattr(ColumnarBuilder, "encoded_bytes", measure)
+    forked: list[int] = []
+    fork = os.fork
+
+    def recording_fork() -> int:
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", recording_fork)
     expected = offline_writer.WriterProcessFailed if failing else OSError
     with pytest.raises(expected):
         offline_writer.write_columnar_forked(b, plan, tmp_path / "out.jsonl", 3)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left, finished or not
+    assert len(forked) == 2
+    for pid in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped already, not running or a zombie
 
 
 def test_forked_writers_to_a_device_write_in_one_process(tmp_path: Path) -> None:
