@@ -276,7 +276,7 @@ def _write_run(
                 writer.write(chunk)
     except RangeOverflow as exc:
         raise WriterProcessFailed(f"positions {lo}:{hi}: {exc}, more than measured") from exc
-    if writer.position != start + size:
+    if writer.position != writer.end:
         raise WriterProcessFailed(
             f"positions {lo}:{hi} took {writer.position - start} bytes, not the {size} measured"
         )

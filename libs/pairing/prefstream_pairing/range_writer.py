@@ -69,8 +69,7 @@ class RangeWriter:
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
         self._stage: mmap.mmap | None = None
         self._stage_at = 0
-        """The file offset of the stage's first byte."""
-        self._filled = 0
+        """The file offset of the stage's first byte (it holds ``position - _stage_at``)."""
         if self._direct_fd is not None:
             for _ in range(STAGES):
                 self._free.put(mmap.mmap(-1, STAGE_BYTES))  # page-aligned
@@ -117,21 +116,20 @@ class RangeWriter:
         if self._stage is None:
             self._stage = self._free.get()
             self._stage_at = self.position
-            self._filled = 0
-        stage, filled = self._stage, self._filled
+        filled = self.position - self._stage_at
         n = min(len(view), STAGE_BYTES - filled, self._middle_end - self.position)
-        stage[filled : filled + n] = view[:n]
-        self._filled = filled + n
-        if self._filled == STAGE_BYTES or self.position + n == self._middle_end:
-            self._flush_stage(self._direct_fd)
+        self._stage[filled : filled + n] = view[:n]
+        if filled + n == STAGE_BYTES or self.position + n == self._middle_end:
+            assert self._direct_fd is not None  # only a direct writer stages
+            self._flush_stage(self._direct_fd, filled + n)
         return n
 
-    def _flush_stage(self, fd: int | None) -> None:
+    def _flush_stage(self, fd: int, filled: int) -> None:
         stage = self._stage
-        if stage is None or fd is None:
+        if stage is None:
             return
         self._stage = None
-        self._put((fd, memoryview(stage)[: self._filled], self._stage_at, stage))
+        self._put((fd, memoryview(stage)[:filled], self._stage_at, stage))
 
     def _put(self, item: _Item) -> None:
         self._q.put(item)
@@ -144,7 +142,7 @@ class RangeWriter:
             try:
                 # A stage left part-full (the caller stopped short of the range's end)
                 # holds no whole block: it goes through the page cache.
-                self._flush_stage(self._fd)
+                self._flush_stage(self._fd, self.position - self._stage_at)
             finally:
                 self._q.put(None)
                 self._thread.join()
