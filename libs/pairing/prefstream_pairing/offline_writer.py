@@ -1,21 +1,24 @@
-"""Writing the offline builder's pairs to a file: with ``offline_reader``, the only file I/O
-of this package (no broker, database or HTTP client, like the rest of it).
+"""Writing the offline builder's pairs to a file: with ``offline_reader`` and ``output_file``,
+the only file I/O of this package (no broker, database or HTTP client, like the rest of it).
 
 ``write_pairs`` encodes pairs in chunks and writes them on a thread while the next chunk is
 computed. ``write_pairs_forked`` splits the examples between processes: forked children
-write later runs of examples to part files while this process writes the first; the parts
-are then appended in order with ``sendfile``, so the output is byte-identical to a single
-process's. ``write_columnar`` and ``write_columnar_forked`` do the same for the columnar
-builder (``offline_columnar``), whose plan is complete before any process forks and whose
-runs have a length known before they are encoded, so its writers share one file, each
-filling its own range (``range_writer``, with direct I/O for large ranges).
+write later runs of examples to scratch files without a name while this process writes the
+first; the parts are then appended in order with ``sendfile``, so the output is
+byte-identical to a single process's. ``write_columnar`` and ``write_columnar_forked`` do
+the same for the columnar builder (``offline_columnar``), whose plan is complete before any
+process forks and whose runs have a length known before they are encoded, so its writers
+share one file, each filling its own range (``range_writer``, with direct I/O for large
+ranges).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -91,73 +94,89 @@ def write_pairs(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | N
         writer.close()
 
 
-def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int) -> None:
+def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int, *, scratch: Path) -> None:
     """Write every pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
 
-    Children share the parsed candidates copy-on-write and report their counters through
-    a pipe, which are added to ``pairing.summary``. Raises :class:`WriterProcessFailed`
-    when a child fails.
+    Children share the parsed candidates copy-on-write, write their share into a file
+    without a name in ``scratch`` (freed with its descriptor, whatever happens) and
+    report their counters through a pipe, which are added to ``pairing.summary``; this
+    process appends the shares in order. Raises :class:`WriterProcessFailed` when a child
+    fails.
     """
     shares = pairing.shares(jobs)
-    children: list[tuple[int, int, Path]] = []
-    for i, share in enumerate(shares[1:], 1):
-        part = path.with_name(f"{path.name}.part{i}")
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            code = 1
-            try:
+    children: list[tuple[int, int, IO[bytes]]] = []
+    with contextlib.ExitStack() as parts:
+        try:
+            for share in shares[1:]:
+                # O_TMPFILE where the OS has it, else a file unlinked as soon as it is open.
+                part = parts.enter_context(tempfile.TemporaryFile(dir=scratch))
+                read_end, write_end = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # child: never returns
+                    code = 1
+                    try:
+                        os.close(read_end)
+                        write_pairs(pairing, part, share)
+                        part.flush()
+                        counts = {
+                            "windows": pairing.summary.windows,
+                            "pairs": pairing.summary.pairs,
+                        }
+                        counts.update(pairing.summary.stats.as_dict())
+                        os.write(write_end, json.dumps(counts).encode())
+                        code = 0
+                    finally:
+                        os._exit(code)
+                os.close(write_end)
+                children.append((pid, read_end, part))
+            _write_and_append(pairing, path, shares[0], children)
+        finally:  # a failed write (a full disk) leaves no child behind
+            for pid, read_end, _ in children:
                 os.close(read_end)
-                with part.open("wb") as out:
-                    write_pairs(pairing, out, share)
-                counts = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
-                counts.update(pairing.summary.stats.as_dict())
-                os.write(write_end, json.dumps(counts).encode())
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, part))
+                os.waitpid(pid, 0)
+
+
+def _write_and_append(
+    pairing: OfflineBuilder,
+    path: Path,
+    share: list[str],
+    children: list[tuple[int, int, IO[bytes]]],
+) -> None:
+    """Write this process's share, then each child's in order, adding its counters;
+    ``children`` keeps only those not yet waited for."""
     before = {"windows": pairing.summary.windows, "pairs": pairing.summary.pairs}
     stats_before = pairing.summary.stats.as_dict()
-    pending = list(children)
-    try:
-        with path.open("wb") as out:
-            write_pairs(pairing, out, shares[0])
-            while pending:
-                pid, read_end, part = pending.pop(0)
-                with os.fdopen(read_end, "rb") as fh:
-                    report = fh.read()
-                _, status = os.waitpid(pid, 0)
-                if status != 0 or not report:
-                    raise WriterProcessFailed(
-                        f"a writer process failed (status {status}); {part} is incomplete"
-                    )
-                counts = json.loads(report)
-                pairing.summary.windows += counts.pop("windows") - before["windows"]
-                pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
-                extra = {k: v - stats_before[k] for k, v in counts.items()}
-                pairing.summary.stats.add(PairingStats(**extra))
-                _append(out, part)
-    finally:  # a failed write (a full disk) leaves neither children nor part files behind
-        for pid, read_end, _ in pending:
-            os.close(read_end)
-            os.waitpid(pid, 0)
-        for _, _, part in children:
-            part.unlink(missing_ok=True)
+    with path.open("wb") as out:
+        write_pairs(pairing, out, share)
+        while children:
+            pid, read_end, part = children[0]
+            with os.fdopen(read_end, "rb") as fh:
+                report = fh.read()
+            children.pop(0)
+            _, status = os.waitpid(pid, 0)
+            if status != 0 or not report:
+                raise WriterProcessFailed(
+                    f"a writer process failed (status {status}); the output is incomplete"
+                )
+            counts = json.loads(report)
+            pairing.summary.windows += counts.pop("windows") - before["windows"]
+            pairing.summary.pairs += counts.pop("pairs") - before["pairs"]
+            extra = {k: v - stats_before[k] for k, v in counts.items()}
+            pairing.summary.stats.add(PairingStats(**extra))
+            _append(out, part)
 
 
-def _append(out: IO[bytes], part: Path) -> None:
-    """Append ``part`` to ``out`` in the kernel (sendfile), without a trip through Python."""
+def _append(out: IO[bytes], part: IO[bytes]) -> None:
+    """Append all of ``part`` to ``out`` in the kernel (sendfile), without a trip through
+    Python; ``part`` is read from its start, whatever its position."""
     out.flush()
-    with part.open("rb") as src:
-        size = os.fstat(src.fileno()).st_size
-        sent = 0
-        while sent < size:
-            n = os.sendfile(out.fileno(), src.fileno(), sent, size - sent)
-            if n == 0:
-                raise OSError(f"sendfile stopped at {sent} of {size} bytes of {part}")
-            sent += n
+    size = os.fstat(part.fileno()).st_size
+    sent = 0
+    while sent < size:
+        n = os.sendfile(out.fileno(), part.fileno(), sent, size - sent)
+        if n == 0:
+            raise OSError(f"sendfile stopped at {sent} of {size} bytes of a writer's share")
+        sent += n
 
 
 def write_columnar(
@@ -222,7 +241,7 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
                 failed.append(status)
     if failed:
         raise WriterProcessFailed(
-            f"a writer process failed (status {failed[0]}); {path} is incomplete"
+            f"a writer process failed (status {failed[0]}); the output is incomplete"
         )
 
 

@@ -20,6 +20,7 @@ from prefstream_pairing.offline_writer import (
     write_pairs,
     write_pairs_forked,
 )
+from prefstream_pairing.output_file import OutputFile
 
 from prefstream_cli.invalid_lines import (
     EXIT_INVALID,
@@ -226,14 +227,14 @@ def _build(
     return pairing
 
 
-Writers = tuple[Callable[[IO[bytes]], None], Callable[[Path], None]]
-"""How to write the pairs to a stream, and to a path by forked writers."""
+Writers = tuple[Callable[[IO[bytes]], None], Callable[[OutputFile], None]]
+"""How to write the pairs to a stream, and to an output file by forked writers."""
 
 
 def _object_writers(pairing: OfflineBuilder, jobs: int) -> Writers:
     return (
         lambda out: write_pairs(pairing, out, None),
-        lambda path: write_pairs_forked(pairing, path, jobs),
+        lambda file: write_pairs_forked(pairing, file.writable, jobs, scratch=file.directory),
     )
 
 
@@ -259,7 +260,7 @@ def _columnar_writers(pairing: ColumnarBuilder, jobs: int) -> Writers:
     plan = pairing.plan()
     return (
         lambda out: write_columnar(pairing, plan, out),
-        lambda path: write_columnar_forked(pairing, plan, path, jobs),
+        lambda file: write_columnar_forked(pairing, plan, file.writable, jobs),
     )
 
 
@@ -267,12 +268,13 @@ def _write(
     output_path: str,
     jobs: int,
     to_stream: Callable[[IO[bytes]], None],
-    forked: Callable[[Path], None],
+    forked: Callable[[OutputFile], None],
 ) -> None:
     """To stdout for ``-``; by ``jobs`` forked writers where the OS forks; else in-process.
 
-    A file is written beside its name and renamed when complete: a build that fails or is
-    killed leaves no file that looks finished (a device or a pipe is written in place)."""
+    A file takes its name only when complete (:class:`OutputFile`): a build that fails or
+    is killed leaves no file that looks finished, and on Linux no file at all (a device
+    or a pipe is written in place)."""
     if output_path == "-":
         to_stream(sys.stdout.buffer)
         return
@@ -281,18 +283,16 @@ def _write(
         with path.open("wb") as out:
             to_stream(out)
         return
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        if jobs > 1 and hasattr(os, "fork"):
-            forked(partial)
-        else:
-            with partial.open("wb") as out:
-                to_stream(out)
-        os.replace(partial, path)
+        with OutputFile(path) as file:
+            if jobs > 1 and hasattr(os, "fork"):
+                forked(file)
+            else:
+                with file.writable.open("wb") as out:
+                    to_stream(out)
+            file.complete()
     except WriterProcessFailed as exc:
         fail(str(exc), 1)
     except OSError as exc:  # a full disk, a quota, a read-only directory
         reason = exc.strerror or str(exc)
         fail(f"cannot write {output_path}: {reason}; free space or choose another OUTPUT", 1)
-    finally:
-        partial.unlink(missing_ok=True)
