@@ -1,6 +1,7 @@
 """``make bench-pairing``: the offline and service benchmarks of docs/performance.md.
 
 Runs ``steps_bench.py`` (the service's per-event CPU step by step, no broker),
+``tracing_bench.py`` (what tracing adds to it, by the candidates' sampling),
 ``offline_bench.py`` (pairs build, 400,000 events) and ``service_bench.py`` (the service
 through an embedded Tansu broker: 400,000 events paced at 20k and 10k events/s and flat
 out, then 2,000,000 at 20k/s) and prints one JSON line per run. ``--quick`` runs small
@@ -50,6 +51,8 @@ def main() -> None:
     out = ["--out", str(results)]
     steps = ["--turns", "2000", "--rounds", "1"] if args.quick else ["--rounds", "3"]
     subprocess.run([sys.executable, str(HERE / "steps_bench.py"), *steps], check=True)
+    tracing = ["--turns", "500", "--rounds", "1"] if args.quick else []
+    subprocess.run([sys.executable, str(HERE / "tracing_bench.py"), *tracing], check=True)
     if args.quick:
         runs = [
             [str(HERE / "offline_bench.py"), "--turns", "10000", "--runs", "1"],

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -126,3 +127,41 @@ def test_pair_without_candidate_traces_starts_its_own(tmp_path: Path) -> None:
     assert span.parent is None
     assert not span.links
     assert traceparent_of(headers) is not None
+
+
+def unsampled(tp: str) -> str:
+    """The same context with the sampled flag off (an agent that sampled it out)."""
+    return tp[:-2] + "00"
+
+
+@pytest.mark.parametrize(
+    ("chosen_sampled", "rejected_trace"),
+    [(False, "sampled"), (False, "unsampled"), (False, None), (None, "unsampled")],
+    ids=["chosen-out-rejected-in", "both-out", "rejected-untraced", "chosen-untraced"],
+)
+def test_a_pair_under_an_unsampled_parent_is_not_recorded_and_keeps_its_context(
+    tmp_path: Path, chosen_sampled: bool | None, rejected_trace: str | None
+) -> None:
+    """Sampling follows the parent (the chosen candidate, else the rejected one): under a
+    parent that is not sampled no span is made, and the pair carries that parent's
+    context, flag off, so everything after it stays out of the sample too."""
+    low, high = candidate_traces()
+    chosen_tp = None if chosen_sampled is None else unsampled(high)
+    rejected_tp = {"sampled": low, "unsampled": unsampled(low), None: None}[rejected_trace]
+    fx = processor(tmp_path / "p.duckdb", traced=True).process(
+        [candidate(0, 0.1, rejected_tp), candidate(1, 0.9, chosen_tp)], T0, 0.0
+    )
+    p, exporter = provider()
+    [(key, _, headers)] = _traced_pairs(p.get_tracer("pairing"), fx, [("ce_type", b"x")])
+    assert exporter.get_finished_spans() == ()
+    parent = span_context_from(chosen_tp or rejected_tp)
+    assert parent is not None
+    sent = span_context_from(traceparent_of(headers))
+    assert sent is not None
+    assert (sent.trace_id, sent.span_id, sent.trace_flags.sampled) == (
+        parent.trace_id,
+        parent.span_id,
+        False,
+    )
+    assert headers[:2] == [("ce_type", b"x"), ("ce_id", fx.pairs[0].pair_id.encode())]
+    assert key == b"ex"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prefstream_runtime.trace_headers import (
@@ -89,3 +91,46 @@ def test_links_are_distinct_valid_and_bounded() -> None:
         tp.split("-")[2] for tp in evenly([t for t in tps if t], 4)
     ]
     assert len(links([*tps, *tps])) == 10
+
+
+def _propagators_span_context(tp: str) -> object:
+    ctx = context_from(tp)
+    return None if ctx is None else trace.get_current_span(ctx).get_span_context()
+
+
+_hex = st.text("0123456789abcdefABCDEF", min_size=0, max_size=34)
+
+
+def _ids(size: int) -> st.SearchStrategy[str]:
+    """Mostly ids of the right length (zero included), sometimes anything hex-like."""
+    exact = st.text("0123456789abcdef", min_size=size, max_size=size)
+    return st.one_of(exact, st.just("0" * size), _hex)
+
+
+@given(
+    st.one_of(
+        st.builds(
+            "{}-{}-{}-{}{}".format,
+            st.sampled_from(["00", "01", "ff", "0", " 00"]),
+            _ids(32),
+            _ids(16),
+            st.sampled_from(["00", "01", "02", "ff", "1", "0g"]),
+            st.sampled_from(["", "-x", " ", "\n"]),
+        ),
+        st.text(max_size=60),
+    )
+)
+def test_the_fast_path_reads_a_traceparent_as_the_propagator_does(tp: str) -> None:
+    assert span_context_from(tp) == _propagators_span_context(tp)
+
+
+def test_the_fast_path_reads_well_formed_headers_as_the_propagator_does() -> None:
+    for tp in (
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03",
+        "00-" + "0" * 32 + "-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-" + "0" * 16 + "-01",
+        "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",
+    ):
+        assert span_context_from(tp) == _propagators_span_context(tp), tp
