@@ -32,6 +32,7 @@ from prefstream_pairing import (
     offline_writer,
 )
 from prefstream_pairing.offline_columnar import ColumnarBuilder
+from prefstream_pairing.range_writer import RangeWriter
 from prefstream_testing.synthetic import synthetic_lines
 
 PROMPTS: list[Any] = [
@@ -205,6 +206,36 @@ def test_cli_engines_write_the_same_bytes(
     assert f"{src}:1003: invalid (missing_field)" in results[1][1]
     assert f"{src}:1205: invalid (not_json)" in results[1][1]
     assert not list(tmp_path.glob("*.part*"))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("flag", [[], ["--no-direct-io"]], ids=["default", "no-direct-io"])
+def test_direct_io_is_used_unless_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str, flag: list[str]
+) -> None:
+    """Every writer of a file, one process or forked, writes its run with direct I/O when
+    large enough (here: any size), unless ``--no-direct-io``; the bytes are the same."""
+    monkeypatch.setattr(offline_writer, "DIRECT_FROM_BYTES", 0)
+    seen = tmp_path / "direct.log"
+
+    class Recording(RangeWriter):
+        def __init__(self, path: Path, start: int, size: int, *, direct: bool) -> None:
+            with seen.open("a") as log:  # forked writers append here too
+                log.write(f"{direct}\n")
+            super().__init__(path, start, size, direct=direct)
+
+    monkeypatch.setattr(offline_writer, "RangeWriter", Recording)
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(synthetic_lines(100, 4, seed=6)))
+    outputs = []
+    for engine in ("columnar", "objects"):
+        out = tmp_path / f"{engine}.jsonl"
+        args = ["pairs", "build", str(src), "-o", str(out), "--engine", engine, "--jobs", jobs]
+        res = CliRunner().invoke(cli, [*args, *flag])
+        assert res.exit_code == 0, res.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert seen.read_text().split() == [str(not flag)] * int(jobs)
 
 
 @pytest.mark.parametrize("error", [1, -1], ids=["short", "long"])

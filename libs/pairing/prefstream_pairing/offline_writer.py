@@ -191,9 +191,13 @@ def write_columnar(
         writer.close()
 
 
-def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, jobs: int) -> None:
+def write_columnar_forked(
+    builder: ColumnarBuilder, plan: PairPlan, path: Path, jobs: int, *, direct: bool = True
+) -> None:
     """Write every planned pair to ``path``, a regular file, with ``jobs`` processes
-    (needs ``os.fork``; ``pairs build`` writes a device or a pipe in one process).
+    (needs ``os.fork`` when ``jobs`` > 1; ``pairs build`` writes a device or a pipe in one
+    process). A run of :data:`DIRECT_FROM_BYTES` or more is written with direct I/O when
+    ``direct``.
 
     The plan, the summary and the encoder's tables (``prepare``) are complete before the
     fork. Writer ``i`` measures how many bytes its run of positions takes
@@ -220,7 +224,7 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
                 code = 1
                 try:
                     prev, nxt = _keep_links(links, i)
-                    _write_linked(builder, plan, path, cuts[i], cuts[i + 1], prev, nxt)
+                    _write_linked(builder, plan, path, cuts[i], cuts[i + 1], prev, nxt, direct)
                     code = 0
                 finally:
                     os._exit(code)
@@ -230,7 +234,7 @@ def write_columnar_forked(builder: ColumnarBuilder, plan: PairPlan, path: Path, 
             if fd != nxt:
                 os.close(fd)
         mine = [] if nxt is None else [nxt]
-        _write_linked(builder, plan, path, cuts[0], cuts[1], None, nxt)
+        _write_linked(builder, plan, path, cuts[0], cuts[1], None, nxt, direct)
     finally:
         for fd in mine:  # a failure here: the next writer reads the end of the pipe
             os.close(fd)
@@ -265,6 +269,7 @@ def _write_linked(
     hi: int,
     prev: int | None,
     nxt: int | None,
+    direct: bool,
 ) -> None:
     size = builder.encoded_bytes(plan, lo, hi)
     start = 0 if prev is None else _read_start(prev)
@@ -275,7 +280,7 @@ def _write_linked(
             raise WriterProcessFailed(
                 "the next writer process exited before it learned where its run starts"
             ) from exc
-    _write_run(builder, plan, path, start, size, lo, hi)
+    _write_run(builder, plan, path, start, size, lo, hi, direct and size >= DIRECT_FROM_BYTES)
 
 
 def _read_start(fd: int) -> int:
@@ -287,10 +292,17 @@ def _read_start(fd: int) -> int:
 
 
 def _write_run(
-    builder: ColumnarBuilder, plan: PairPlan, path: Path, start: int, size: int, lo: int, hi: int
+    builder: ColumnarBuilder,
+    plan: PairPlan,
+    path: Path,
+    start: int,
+    size: int,
+    lo: int,
+    hi: int,
+    direct: bool,
 ) -> None:
     try:
-        with RangeWriter(path, start, size, direct=size >= DIRECT_FROM_BYTES) as writer:
+        with RangeWriter(path, start, size, direct=direct) as writer:
             for chunk in builder.chunks(plan, lo, hi):
                 writer.write(chunk)
     except RangeOverflow as exc:

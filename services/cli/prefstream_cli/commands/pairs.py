@@ -111,6 +111,14 @@ def _bool(name: str) -> Callable[[F], F]:
     help="Processes that read the input and write the pairs (the output is the same).",
 )
 @click.option(
+    "--direct-io/--no-direct-io",
+    default=True,
+    show_default=True,
+    help="Write an output of 64 MiB or more per writer with direct I/O (O_DIRECT: no page "
+    "cache filled with a file that is not read back). Turn off where buffered writes are "
+    "faster, e.g. a disk much slower than the writers (~1 GB/s here).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["auto", "columnar", "objects"]),
     default="auto",
@@ -131,6 +139,7 @@ def build(
     late_policy: str | None,
     progress: bool | None,
     jobs: int,
+    direct_io: bool,
     engine: str,
     max_invalid: int,
     config_path: str | None,
@@ -177,7 +186,17 @@ def build(
         size = Path(input_path).stat().st_size if input_path != "-" else 0
         engine = "columnar" if size >= COLUMNAR_FROM_BYTES else "objects"
     pairing = _build(
-        engine, fh, total, input_path, output_path, jobs, options, max_bytes, late, on_invalid
+        engine,
+        fh,
+        total,
+        input_path,
+        output_path,
+        jobs,
+        direct_io,
+        options,
+        max_bytes,
+        late,
+        on_invalid,
     )
     summary = pairing.summary
     problem = too_many_invalid(summary.invalid, summary.lines, max_invalid)
@@ -201,6 +220,7 @@ def _build(
     input_path: str,
     output_path: str,
     jobs: int,
+    direct_io: bool,
     options: PairingOptions,
     max_bytes: int,
     late_policy: str,
@@ -214,7 +234,7 @@ def _build(
         )
         with fh:
             pairing.feed(_lines(fh, total))
-        writers = _object_writers(pairing, jobs)
+        writers = _object_writers(pairing)
     else:
         from prefstream_pairing.offline_columnar import ColumnarBuilder
 
@@ -222,19 +242,20 @@ def _build(
             options, max_bytes=max_bytes, late_policy=late_policy, on_invalid=on_invalid
         )
         _feed_columnar(pairing, fh, total, input_path, jobs)
-        writers = _columnar_writers(pairing, jobs)
+        writers = _columnar_writers(pairing, direct_io)
     _write(output_path, jobs, *writers)
     return pairing
 
 
-Writers = tuple[Callable[[IO[bytes]], None], Callable[[OutputFile], None]]
-"""How to write the pairs to a stream, and to an output file by forked writers."""
+Writers = tuple[Callable[[IO[bytes]], None], Callable[[OutputFile, int], None]]
+"""How to write the pairs to a stream, and to an output file by N writer processes (one:
+this process alone)."""
 
 
-def _object_writers(pairing: OfflineBuilder, jobs: int) -> Writers:
+def _object_writers(pairing: OfflineBuilder) -> Writers:
     return (
         lambda out: write_pairs(pairing, out, None),
-        lambda file: write_pairs_forked(pairing, file.writable, jobs, scratch=file.directory),
+        lambda file, jobs: write_pairs_forked(pairing, file.writable, jobs, scratch=file.directory),
     )
 
 
@@ -254,13 +275,15 @@ def _feed_columnar(
         fail(str(exc), 1)
 
 
-def _columnar_writers(pairing: ColumnarBuilder, jobs: int) -> Writers:
+def _columnar_writers(pairing: ColumnarBuilder, direct_io: bool) -> Writers:
     from prefstream_pairing.offline_writer import write_columnar, write_columnar_forked
 
     plan = pairing.plan()
     return (
         lambda out: write_columnar(pairing, plan, out),
-        lambda file: write_columnar_forked(pairing, plan, file.writable, jobs),
+        lambda file, jobs: write_columnar_forked(
+            pairing, plan, file.writable, jobs, direct=direct_io
+        ),
     )
 
 
@@ -268,9 +291,10 @@ def _write(
     output_path: str,
     jobs: int,
     to_stream: Callable[[IO[bytes]], None],
-    forked: Callable[[OutputFile], None],
+    forked: Callable[[OutputFile, int], None],
 ) -> None:
-    """To stdout for ``-``; by ``jobs`` forked writers where the OS forks; else in-process.
+    """To stdout for ``-``; a file by ``jobs`` writer processes where the OS forks, else by
+    this one; a device or a pipe by this process, as a stream.
 
     A file takes its name only when complete (:class:`OutputFile`): a build that fails or
     is killed leaves no file that looks finished, and on Linux no file at all (a device
@@ -285,11 +309,7 @@ def _write(
         return
     try:
         with OutputFile(path) as file:
-            if jobs > 1 and hasattr(os, "fork"):
-                forked(file)
-            else:
-                with file.writable.open("wb") as out:
-                    to_stream(out)
+            forked(file, jobs if hasattr(os, "fork") else 1)
             file.complete()
     except WriterProcessFailed as exc:
         fail(str(exc), 1)
