@@ -142,3 +142,17 @@ def test_a_build_killed_while_it_writes_leaves_the_directory_as_it_was(
     assert proc.returncode == -signal.SIGKILL
     assert out.read_bytes() == b"earlier build\n"
     assert sorted(tmp_path.iterdir()) == [src, out]
+
+
+@unnamed_files
+def test_a_name_that_cannot_be_taken_leaves_nothing(tmp_path: Path) -> None:
+    """The last step (rename over OUTPUT) fails, here because OUTPUT became a directory:
+    the error surfaces and the link made for the rename is removed."""
+    out = tmp_path / "out"
+    with OutputFile(out) as file:
+        file.writable.write_bytes(b"x")
+        out.mkdir()
+        (out / "inside").write_bytes(b"")
+        with pytest.raises(IsADirectoryError):
+            file.complete()
+    assert sorted(tmp_path.iterdir()) == [out]

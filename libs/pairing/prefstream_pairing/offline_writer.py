@@ -95,7 +95,8 @@ def write_pairs(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | N
 
 
 def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int, *, scratch: Path) -> None:
-    """Write every pair to ``path`` with ``jobs`` processes (needs ``os.fork``).
+    """Write every pair to ``path`` with ``jobs`` processes (needs ``os.fork`` when
+    ``jobs`` > 1).
 
     Children share the parsed candidates copy-on-write, write their share into a file
     without a name in ``scratch`` (freed with its descriptor, whatever happens) and

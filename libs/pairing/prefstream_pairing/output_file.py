@@ -58,7 +58,12 @@ class OutputFile:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staged, dir_fd=dir_fd)
             os.link(self.writable, staged, dst_dir_fd=dir_fd, follow_symlinks=True)
-            os.replace(staged, self.path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            try:
+                os.replace(staged, self.path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(staged, dir_fd=dir_fd)
+                raise
         finally:
             os.close(dir_fd)
 

@@ -114,9 +114,9 @@ def _bool(name: str) -> Callable[[F], F]:
     "--direct-io/--no-direct-io",
     default=True,
     show_default=True,
-    help="Write an output of 64 MiB or more per writer with direct I/O (O_DIRECT: no page "
-    "cache filled with a file that is not read back). Turn off where buffered writes are "
-    "faster, e.g. a disk much slower than the writers (~1 GB/s here).",
+    help="Write large outputs (from inputs of 128 MiB, 64 MiB or more per writer) with "
+    "direct I/O (O_DIRECT: no page cache filled with a file that is not read back). Turn "
+    "off where buffered writes are faster: a disk much slower than the writers (~1 GB/s).",
 )
 @click.option(
     "--engine",
@@ -291,7 +291,7 @@ def _write(
     output_path: str,
     jobs: int,
     to_stream: Callable[[IO[bytes]], None],
-    forked: Callable[[OutputFile, int], None],
+    to_file: Callable[[OutputFile, int], None],
 ) -> None:
     """To stdout for ``-``; a file by ``jobs`` writer processes where the OS forks, else by
     this one; a device or a pipe by this process, as a stream.
@@ -309,7 +309,7 @@ def _write(
         return
     try:
         with OutputFile(path) as file:
-            forked(file, jobs if hasattr(os, "fork") else 1)
+            to_file(file, jobs if hasattr(os, "fork") else 1)
             file.complete()
     except WriterProcessFailed as exc:
         fail(str(exc), 1)
