@@ -89,6 +89,8 @@ class CliProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
             self._reader.join(timeout=5)
+            if not self._reader.is_alive() and self.proc.stdout is not None:
+                self.proc.stdout.close()
 
 
 def all_children(pid: int) -> list[psutil.Process]:
