@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -20,6 +19,8 @@ from prefstream_kafka.local_brokers import (
 )
 from prefstream_kafka.local_brokers.ports import is_port_free
 from prefstream_testing.apache_kafka import ApacheKafka
+
+from tests.support.processes import ctrl_c, started
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -61,20 +62,14 @@ def test_run_forever_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         "import sys; from prefstream_kafka.local_brokers import EmbeddedTansu; "
         f"sys.exit(EmbeddedTansu(log_path={str(tmp_path / 'fg.log')!r}).run_forever())"
     )
-    with subprocess.Popen(
+    with started(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as proc:  # leaving the block closes the pipe
-        try:
-            assert proc.stdout is not None
-            first_line = proc.stdout.readline()  # blocks until ready (or the process dies)
-            assert "listening on 127.0.0.1:" in first_line, first_line
-            bootstrap = first_line.split("listening on ", 1)[1].split()[0]
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    ) as proc:
+        assert proc.stdout is not None
+        first_line = proc.stdout.readline()  # blocks until ready (or the process dies)
+        assert "listening on 127.0.0.1:" in first_line, first_line
+        bootstrap = first_line.split("listening on ", 1)[1].split()[0]
+        assert ctrl_c(proc, timeout=30) == 0
     # The launcher reaps Tansu before it returns, so the port is free at once.
     assert is_port_free(int(bootstrap.rsplit(":", 1)[1]))
 
