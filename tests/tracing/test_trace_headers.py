@@ -15,6 +15,7 @@ from prefstream_runtime.trace_headers import (
     links,
     span_context_from,
     traceparent,
+    traceparent_header,
     traceparent_of,
 )
 
@@ -134,3 +135,13 @@ def test_the_fast_path_reads_well_formed_headers_as_the_propagator_does() -> Non
         "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",
     ):
         assert span_context_from(tp) == _propagators_span_context(tp), tp
+
+
+def test_traceparent_header_writes_what_it_was_read_from() -> None:
+    for tp in (
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+    ):
+        sc = span_context_from(tp)
+        assert sc is not None
+        assert traceparent_header(sc) == ("traceparent", tp.encode())

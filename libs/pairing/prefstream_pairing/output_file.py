@@ -34,16 +34,19 @@ class OutputFile:
         self.directory = path.parent
         """Where scratch files of the writers belong (the same file system as OUTPUT)."""
         self.writable = path.with_name(f".{path.name}.partial")
-        self.unnamed = False
-        """True when the file has no name until :meth:`complete`."""
         self._fd: int | None = None
+        """The file without a name, or ``None``: the ``.partial`` file is written."""
 
     def __enter__(self) -> OutputFile:
         self._fd = _unnamed_file(self.directory)
         if self._fd is not None:
-            self.unnamed = True
             self.writable = Path(f"/proc/self/fd/{self._fd}")
         return self
+
+    @property
+    def unnamed(self) -> bool:
+        """True when the file has no name until :meth:`complete`."""
+        return self._fd is not None
 
     def complete(self) -> None:
         """Give the file OUTPUT's name, replacing an older OUTPUT in one step."""

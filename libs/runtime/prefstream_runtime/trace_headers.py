@@ -67,6 +67,13 @@ def span_context_from(traceparent: str | None) -> SpanContext | None:
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(m[3], 16)))
 
 
+def traceparent_header(span: SpanContext) -> tuple[str, bytes]:
+    """The ``traceparent`` header naming ``span`` (version 00, as the propagator writes it),
+    without building a context to inject from: for a span that is not recorded."""
+    value = f"00-{span.trace_id:032x}-{span.span_id:016x}-{int(span.trace_flags):02x}"
+    return (TRACEPARENT, value.encode())
+
+
 def kafka_headers(context: Context | None = None) -> list[tuple[str, bytes]]:
     """``traceparent`` (and ``tracestate``) of ``context`` (default: the current one) as
     Kafka headers; empty when there is no valid span."""

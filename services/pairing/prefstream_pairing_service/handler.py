@@ -38,7 +38,11 @@ from prefstream_events import DeadLetter, encode
 from prefstream_events.cloudevents import EVENT_TYPES, SPECVERSION
 from prefstream_pairing import Pair
 from prefstream_runtime import SourceRecord
-from prefstream_runtime.trace_headers import TRACEPARENT, kafka_headers, span_context_from
+from prefstream_runtime.trace_headers import (
+    kafka_headers,
+    span_context_from,
+    traceparent_header,
+)
 from prefstream_stores.pairing import PairingStore
 
 from prefstream_pairing_service.metrics import PairingMetrics
@@ -540,7 +544,7 @@ def _traced_pairs(tracer: Tracer, fx: Effects, base: list[tuple[str, bytes]]) ->
             contexts.append(known[tp])
         parent = contexts[0] or contexts[1]
         if parent is not None and not parent.trace_flags.sampled:
-            headers = [*base, ("ce_id", p.pair_id.encode()), _unsampled_traceparent(parent)]
+            headers = [*base, ("ce_id", p.pair_id.encode()), traceparent_header(parent)]
             records.append((p.example_id.encode(), _encode_pair(p), headers))
             continue
         span = tracer.start_span(
@@ -555,12 +559,6 @@ def _traced_pairs(tracer: Tracer, fx: Effects, base: list[tuple[str, bytes]]) ->
         span.end()
         records.append((p.example_id.encode(), _encode_pair(p), headers))
     return records
-
-
-def _unsampled_traceparent(parent: SpanContext) -> tuple[str, bytes]:
-    """The ``traceparent`` header of a context that is not sampled, as the SDK writes it."""
-    value = f"00-{parent.trace_id:032x}-{parent.span_id:016x}-{int(parent.trace_flags):02x}"
-    return (TRACEPARENT, value.encode())
 
 
 def _ce_time() -> bytes:
