@@ -5,7 +5,11 @@ Starts the service as its own process, produces seeded events from another proce
 the run, the close-latency histogram (last candidate produced -> pairs committed), and
 the service's peak RSS sampled with psutil. ``--broker apache`` runs against a local
 Apache Kafka (KRaft) instead; ``--raw`` first measures how fast plain aiokafka drains the
-same number of events from a backlog (the ceiling the service is compared with).
+same number of events from a backlog (the ceiling the service is compared with), and how
+fast one process relays them: the same drain, publishing through the service's own
+``Sink`` what the service publishes (1.43 pair records of 1,450 bytes per event, with its
+headers, acknowledged before the offsets are committed) and deciding nothing. The relay is
+the rate the service would reach if its decisions and its store cost nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from prefstream_config import KafkaConfig
 from prefstream_kafka import ensure_topics
 from prefstream_kafka.local_brokers import EmbeddedTansu
 from prefstream_kafka.local_brokers.ports import free_port
+from prefstream_pairing_service.handler import pair_headers
+from prefstream_pairing_service.sink import Record, Sink
 from prefstream_testing.apache_kafka import ApacheKafka
 
 HERE = Path(__file__).resolve().parent
@@ -101,12 +107,76 @@ def raw_drain(bootstrap: str, events: int, tmp: Path) -> dict[str, object]:
             await consumer.stop()
 
     seconds = asyncio.run(drain())
+    relayed = asyncio.run(relay(kafka, topic, events))
     return {
         "bench": "raw aiokafka drain",
         "events": events,
         "producer_rate": round(produced["rate"]),
         "raw_drain_rate": round(events / seconds),
+        "relay_rate": round(events / relayed),
     }
+
+
+PAIR_BYTES = 1450
+"""A pair record's value in these runs: the prompt and two outputs of ~1 KB events."""
+
+
+def pairs_of(n: int) -> int:
+    """10 pairs per 7 events (1.43, what the seeded turns give): 2 for 3 of every 7."""
+    return 1 + (n % 7 in (0, 2, 4))
+
+
+async def relay(kafka: KafkaConfig, topic: str, events: int) -> float:
+    """Seconds to drain ``topic`` and publish what the service would, deciding nothing:
+    batch N's records are queued, then batch N-1's acknowledgements awaited and its offsets
+    committed (the service's order and overlap), through the service's ``Sink``."""
+    pairs_topic = f"{topic}.relayed"
+    await ensure_topics(
+        kafka.model_copy(update={"topics": kafka.topics.model_copy(update={"pairs": pairs_topic})})
+    )
+    sink = Sink(kafka, client_id="bench-relay")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=f"relay{os.urandom(4).hex()}",
+        enable_auto_commit=False,
+    )
+    await sink.start()
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(kafka.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        value = b"x" * PAIR_BYTES
+        started, seen, made = time.perf_counter(), 0, 0
+        inflight: tuple[list[asyncio.Future[object]], dict[TopicPartition, int]] = ([], {})
+        while seen < events:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            base = pair_headers(b"2026-12-05T00:00:00Z")
+            records: list[Record] = []
+            for rs in batch.values():
+                for r in rs:
+                    for _ in range(pairs_of(seen)):
+                        made += 1
+                        records.append((r.key, value, [*base, ("ce_id", b"%032x" % made)]))
+                    seen += 1
+            futures = await sink.send(pairs_topic, records)
+            await _settle(consumer, *inflight)
+            inflight = (futures, {tp: rs[-1].offset + 1 for tp, rs in batch.items()})
+        await _settle(consumer, *inflight)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await sink.stop()
+
+
+async def _settle(
+    consumer: AIOKafkaConsumer,
+    futures: list[asyncio.Future[object]],
+    offsets: dict[TopicPartition, int],
+) -> None:
+    await asyncio.gather(*futures)
+    if offsets:
+        await consumer.commit(offsets)
 
 
 def run_once(
