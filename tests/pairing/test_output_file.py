@@ -156,3 +156,41 @@ def test_a_name_that_cannot_be_taken_leaves_nothing(tmp_path: Path) -> None:
         with pytest.raises(IsADirectoryError):
             file.complete()
     assert sorted(tmp_path.iterdir()) == [out]
+
+
+@unnamed_files
+def test_without_an_older_output_the_link_is_the_last_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No staged name, no rename: nothing a kill could leave behind."""
+    out = tmp_path / "out"
+
+    def no_rename(*args: object, **kwargs: object) -> None:
+        raise AssertionError("renamed although OUTPUT did not exist")
+
+    with OutputFile(out) as file:
+        file.writable.write_bytes(b"x")
+        monkeypatch.setattr(os, "replace", no_rename)
+        file.complete()
+    assert out.read_bytes() == b"x"
+    assert sorted(tmp_path.iterdir()) == [out]
+
+
+@unnamed_files
+def test_a_staged_name_left_by_a_killed_build_is_removed_by_the_next(tmp_path: Path) -> None:
+    """A build killed between linking and renaming leaves ``.OUTPUT.PID.linked``; the next
+    build to OUTPUT removes it, but not the staged name of a build still running."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out = tmp_path / "out"
+    out.write_bytes(b"earlier build\n")
+    left = tmp_path / f".out.{gone.pid}.linked"
+    running = tmp_path / f".out.{os.getppid()}.linked"
+    other = tmp_path / f".other.{gone.pid}.linked"
+    for f in (left, running, other):
+        f.write_bytes(b"complete, never renamed\n")
+    with OutputFile(out) as file:
+        file.writable.write_bytes(b"new\n")
+        file.complete()
+    assert out.read_bytes() == b"new\n"
+    assert sorted(tmp_path.iterdir()) == sorted([out, running, other])

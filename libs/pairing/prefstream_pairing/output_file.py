@@ -4,7 +4,9 @@ Where Linux allows it, the file is created without a name (``O_TMPFILE``) in OUT
 directory, written through ``/proc/self/fd`` (forked writers inherit the descriptor), and
 linked into place at the end. A build that is killed at any point, ``kill -9`` included,
 leaves nothing: the kernel frees a file without a name with its last descriptor. A 400k
-event build writes ~800 MB, so a leftover is not harmless on a full disk.
+event build writes ~800 MB, so a leftover is not harmless on a full disk. (Replacing an
+older OUTPUT takes a staged name for the moment between link and rename; a kill in that
+moment leaves ``.OUTPUT.PID.linked``, which the next build to OUTPUT removes.)
 
 Elsewhere (no ``O_TMPFILE``, no ``/proc``, or a file system that refuses it) the file is a
 hidden ``.NAME.partial`` beside OUTPUT, renamed at the end: a killed build leaves that
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +25,10 @@ from types import TracebackType
 _REFUSED = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 """What ``open(dir, O_TMPFILE)`` fails with where the kernel or the file system has no
 support (``EISDIR``: a kernel that predates the flag reads it as ``O_DIRECTORY``)."""
+
+
+_STAGED = ".linked"
+"""Suffix of ``.OUTPUT.PID.linked``: the name a complete file takes before replacing OUTPUT."""
 
 
 class OutputFile:
@@ -40,6 +47,8 @@ class OutputFile:
     def __enter__(self) -> OutputFile:
         self._fd = _unnamed_file(self.directory)
         if self._fd is not None:
+            _remove_stale_links(self.path)
+        if self._fd is not None:
             self.writable = Path(f"/proc/self/fd/{self._fd}")
         return self
 
@@ -54,10 +63,19 @@ class OutputFile:
             os.replace(self.writable, self.path)
             return
         # linkat(2) follows the /proc link only with AT_SYMLINK_FOLLOW, which os.link
-        # passes only when a directory descriptor is given.
-        staged = f".{self.path.name}.{os.getpid()}.linked"
+        # passes only when a directory descriptor is given. Where there is no OUTPUT yet
+        # the link is the last step; an older OUTPUT is replaced through a staged name,
+        # since a link never replaces a name (a kill between the two leaves the staged
+        # file, which the next build to OUTPUT removes).
+        staged = f".{self.path.name}.{os.getpid()}{_STAGED}"
         dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
+            try:
+                os.link(self.writable, self.path.name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError:
+                pass
+            else:
+                return
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staged, dir_fd=dir_fd)
             os.link(self.writable, staged, dst_dir_fd=dir_fd, follow_symlinks=True)
@@ -81,6 +99,27 @@ class OutputFile:
             self._fd = None
         else:
             self.writable.unlink(missing_ok=True)
+
+
+def _remove_stale_links(path: Path) -> None:
+    """Remove the staged names of builds to ``path`` that were killed between linking and
+    renaming (their process is gone); a running build's is left alone."""
+    prefix, suffix = f".{path.name}.", _STAGED
+    for leftover in path.parent.glob(f"{glob.escape(prefix)}*{suffix}"):
+        pid = leftover.name[len(prefix) : -len(suffix)]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _unnamed_file(directory: Path) -> int | None:
