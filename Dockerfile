@@ -5,7 +5,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs libs
 COPY services services
-RUN uv sync --frozen --no-dev && useradd --create-home prefstream && mkdir -p /data && chown prefstream /data
+# Bytecode compiled here: the services run as a user who cannot write /app, so Python
+# could never cache it and would compile every module again at each start.
+RUN uv sync --frozen --no-dev --compile-bytecode && .venv/bin/python -m compileall -q libs services \
+    && useradd --create-home prefstream && mkdir -p /data && chown prefstream /data
 ENV PATH="/app/.venv/bin:$PATH" PREFSTREAM_CONFIG=/etc/prefstream/config.yml
 USER prefstream
 WORKDIR /data

@@ -2,7 +2,7 @@
 
 The input is generated on the fly (seeded) into a temp dir; each run is a fresh process,
 timed wall-clock with its peak RSS (``ru_maxrss`` of the child). The columnar engine
-(what ``--engine auto`` picks from 128 MiB of input) and the per-object one run alternately
+(what ``--engine auto`` picks from 64 MiB of input) and the per-object one run alternately
 in the same session, so a busy machine slows both alike; it reports the medians, their
 ratio, and whether the two outputs are byte-identical.
 """

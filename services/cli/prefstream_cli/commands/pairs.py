@@ -202,10 +202,10 @@ def build(
         raise SystemExit(EXIT_INVALID)
 
 
-COLUMNAR_FROM_BYTES = 128 * 2**20
-"""Below this the per-object builder is as fast (measured, docs/performance.md: 92 MB of
-input 1.36 s either way, 184 MB 2.48 s objects against 2.03 s columnar), uses less memory
-and starts without numpy and pyarrow (~0.2 s of imports for a 10-line file)."""
+COLUMNAR_FROM_BYTES = 64 * 2**20
+"""Below this the per-object builder is as fast, uses less memory and starts without numpy
+and pyarrow (measured with bytecode compiled, docs/performance.md, medians of 5: 55 MB of
+input 0.82 s columnar against 0.85 s per-object, 69 MB 0.93 s against 1.06 s)."""
 
 
 @dataclass(frozen=True, slots=True)
