@@ -448,24 +448,14 @@ class BatcherService:
                     await self._call(self._decide, cut, None, self.settings.policy_filter)
             except Exception as exc:
                 problem = _describe(exc, "deciding a cut", self.settings.db_path)
-                self.problems["decide"] = f"{problem}; retrying in {backoff:.0f} s"
-                log.error(
-                    "%s; retrying in %.0f s",
-                    problem,
-                    backoff,
-                    exc_info=not _is_disk_full(exc),
-                    extra={"retry_in_s": backoff},
-                )
+                self._failed("decide", problem, exc, backoff)
             else:
                 backoff = 1.0
-                if self.problems.pop("decide", None) is not None:
-                    log.info("deciding cuts works again")
+                self._works_again("decide", "deciding cuts works again")
                 self.wake.set()
                 continue
             # Outside the handler, so the failed attempt's traceback is not kept meanwhile.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), backoff)
-            backoff = min(backoff * 2, MAX_RETRY_SECONDS)
+            backoff = await self._back_off(backoff)
 
     # -- writing and announcing ------------------------------------------------------------
 
@@ -485,27 +475,38 @@ class BatcherService:
                     pass
             except Exception as exc:
                 self.metrics.cut_failures_total.inc()
-                problem = _describe(
-                    exc, "writing or announcing a dataset", self.options.datasets_dir
-                )
-                self.problems["write"] = f"{problem}; retrying in {backoff:.0f} s"
-                log.error(
-                    "%s; retrying in %.0f s",
-                    problem,
-                    backoff,
-                    exc_info=not _is_disk_full(exc),
-                    extra={"retry_in_s": backoff},
-                )
+                where = self.options.datasets_dir
+                problem = _describe(exc, "writing or announcing a dataset", where)
+                self._failed("write", problem, exc, backoff)
             else:
                 backoff = 1.0
-                if self.problems.pop("write", None) is not None:
-                    log.info("writing datasets works again")
+                self._works_again("write", "writing datasets works again")
                 continue
             # Outside the handler, so the failed attempt's traceback is not kept meanwhile.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), backoff)
-            backoff = min(backoff * 2, MAX_RETRY_SECONDS)
+            backoff = await self._back_off(backoff)
             self.wake.set()
+
+    def _failed(self, step: str, problem: str, exc: Exception, backoff: float) -> None:
+        """Say why ``step`` failed and when it is retried, on ``/readyz`` and in the log
+        (with the traceback, unless the disk is full: that needs no code to explain)."""
+        self.problems[step] = f"{problem}; retrying in {backoff:.0f} s"
+        log.error(
+            "%s; retrying in %.0f s",
+            problem,
+            backoff,
+            exc_info=not _is_disk_full(exc),
+            extra={"retry_in_s": backoff},
+        )
+
+    def _works_again(self, step: str, message: str) -> None:
+        if self.problems.pop(step, None) is not None:
+            log.info(message)
+
+    async def _back_off(self, backoff: float) -> float:
+        """Wait ``backoff`` seconds (cut short by stopping); the next pause, doubled."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), backoff)
+        return min(backoff * 2, MAX_RETRY_SECONDS)
 
     async def _advance(self) -> bool:
         """Move the oldest unannounced dataset one state forward; ``False``: nothing to do."""
