@@ -11,7 +11,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prefstream_pairing import Candidate, OfflineBuilder, PairingOptions, pair_window
-from prefstream_pairing_service.processor import Processor, _candidate_row, _pair_row
+from prefstream_pairing_service.processor import Effects, Processor, _candidate_row, _pair_row
 from prefstream_stores.pairing import CandidateRow, PairingStore, PairRow
 from prefstream_testing.kafka import Record
 
@@ -64,9 +64,11 @@ def run(
     policy: str,
     batch: int,
     crash_after: int | None,
+    pipelined: bool = False,
 ) -> tuple[list[str], list[str], int]:
     """Feed records in batches; optionally 'crash' (drop memory and the uncommitted batch)
-    once, then replay from the committed offsets as a restart would."""
+    once, then replay from the committed offsets as a restart would. ``pipelined``: as the
+    service does, batch N+1 is decided before batch N is written and settled."""
     records = [Record("c", 0 if raw[-1] % 2 else 1, 0, T0, b"k", raw) for raw in lines]
     next_off = [0, 0]
     for r in records:
@@ -78,23 +80,38 @@ def run(
     committed = {0: 0, 1: 0}
     pos = 0
     crashed = False
+    inflight: tuple[Effects, dict[int, int]] | None = None
+
+    def finish(fx: Effects, offsets: dict[int, int]) -> None:
+        nonlocal published, dead
+        proc.store.write(fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates)
+        proc.settle(fx.seq)
+        published += [p.pair_id for p in fx.pairs]
+        dead += sum(1 for d in fx.deadletters if d.reason == "late")
+        committed.update(offsets)
+
     while pos < len(records):
         chunk = records[pos : pos + batch]
         fx = proc.process(chunk, T0, 0.0)
         if crash_after is not None and not crashed and pos >= crash_after:
-            proc.store.close()  # the batch's effects never commit
+            proc.store.close()  # the batch's effects (and one in flight) never commit
             crashed = True
+            inflight = None
             proc = new_processor(path, options, policy)
             pos = 0
             records_left = [r for r in records if r.offset >= committed[r.partition]]
             records = records_left
             continue
-        proc.store.write(fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates)
-        proc.settle(fx.seq)
-        published += [p.pair_id for p in fx.pairs]
-        dead += sum(1 for d in fx.deadletters if d.reason == "late")
-        committed.update(proc.windows.commit_offsets())
+        offsets = proc.windows.commit_offsets()
+        if inflight is not None:
+            finish(*inflight)
+        inflight = (fx, offsets)
+        if not pipelined:
+            finish(*inflight)
+            inflight = None
         pos += batch
+    if inflight is not None:
+        finish(*inflight)
     fx = proc.tick(T0 + int(GAP_S * 2000), 10 * GAP_S)  # the end: everything idles out
     proc.store.write(fx.window_rows, fx.candidate_rows, fx.pair_rows, fx.updates)
     published += [p.pair_id for p in fx.pairs]
@@ -113,6 +130,7 @@ def run(
     st.none() | st.integers(0, 30),
     st.booleans(),
     st.none() | st.integers(1, 2),
+    st.booleans(),
 )
 def test_service_decisions_match_pairs_build(
     tmp_path_factory: object,
@@ -122,6 +140,7 @@ def test_service_decisions_match_pairs_build(
     crash_after: int | None,
     exhaustive: bool,
     max_pairs: int | None,
+    pipelined: bool,
 ) -> None:
     options = PairingOptions(exhaustive_pairs=exhaustive, max_pairs_per_turn=max_pairs)
     lines = [event(*s) for s in spec]
@@ -129,13 +148,29 @@ def test_service_decisions_match_pairs_build(
     offline.feed(lines)
     expected = [p.pair_id for p in offline.pairs()]
     path = Path(tmp_path_factory.mktemp("db")) / "p.duckdb"  # type: ignore[attr-defined]
-    published, stored, dead = run(path, lines, options, policy, batch, crash_after)
+    published, stored, dead = run(path, lines, options, policy, batch, crash_after, pipelined)
     assert sorted(stored) == sorted(set(stored)), "a pair is duplicated in DuckDB"
     assert set(stored) == set(expected)
     assert set(published) == set(expected)
     if crash_after is None:
         assert dead == offline.summary.late_deadlettered
         assert sorted(published) == sorted(expected)  # no replay: each pair exactly once
+
+
+def test_late_candidates_of_batches_in_flight_pair_with_each_other(tmp_path: Path) -> None:
+    """A window closed by batch 2 takes a late candidate in batch 3 and another in batch 4,
+    batch 4 decided before batch 3 is written (as the service pipelines): settling batch 2
+    must leave the window held for batch 3, or the second late candidate would be paired
+    with the stored window only, without the first."""
+    lines = [event("a", 0, 0.9, 2), event("a", 1, 0.1, 2), event("a", 2, 0.5, 2)]
+    lines.append(event("a", 3, 0.3, 2))
+    offline = OfflineBuilder(PairingOptions(), max_bytes=1 << 20, late_policy="pair")
+    offline.feed(lines)
+    expected = {p.pair_id for p in offline.pairs()}
+    published, stored, _ = run(
+        tmp_path / "p.duckdb", lines, PairingOptions(), "pair", 1, None, True
+    )
+    assert set(published) == set(stored) == expected
 
 
 def test_pairs_view_has_the_texts(tmp_path: Path) -> None:

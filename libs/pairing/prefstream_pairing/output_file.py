@@ -47,9 +47,8 @@ class OutputFile:
     def __enter__(self) -> OutputFile:
         self._fd = _unnamed_file(self.directory)
         if self._fd is not None:
-            _remove_stale_links(self.path)
-        if self._fd is not None:
             self.writable = Path(f"/proc/self/fd/{self._fd}")
+            _remove_stale_links(self.path)
         return self
 
     @property
