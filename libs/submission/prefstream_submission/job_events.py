@@ -5,12 +5,16 @@ the job's curves as JobMetricsEvents (``prefstream_events.job_metrics``).
 Every event carries the full current state (compaction keeps only the last per
 ``job_key``). ``seq`` is written to the ledger before publishing and marked published
 after the broker acknowledged, so a crash in between re-publishes the same event with the
-same ``seq``: consumers see a duplicate at worst, never a gap or a renumbering.
+same ``seq``: consumers see a duplicate at worst, never a gap or a renumbering. A job's
+events leave one at a time, in ``seq`` order, whichever tasks emit them (the flow of a
+dataset can start while the event that queued it is still on its way to the broker).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -77,9 +81,29 @@ class Emitter:
         self.ledger = ledger
         self.sink = sink
         self.namespace = namespace
+        self._publishing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One lock per job while any of its events is being published (a lock no task
+        holds or waits for is dropped with its last reference)."""
+
+    def _one_at_a_time(self, sub: Submission) -> asyncio.Lock:
+        lock = self._publishing.get(sub.job_key)
+        if lock is None:
+            lock = self._publishing[sub.job_key] = asyncio.Lock()
+        return lock
 
     async def emit(self, sub: Submission, detail: str | None = None, **changes: Any) -> bool:
-        """Publish the new full state if it differs from the last one; ``True`` if sent."""
+        """Publish the new full state if it differs from the last one; ``True`` if sent.
+
+        Waits for an event of the same job still being published: without that, a
+        re-publish of seq N begun before seq N+1 could reach the broker after it (a chaos
+        run saw ``queued``, ``submitting``, ``queued``: the first send waited for topic
+        metadata after a broker restart while the flow's went straight through)."""
+        async with self._one_at_a_time(sub):
+            return await self._emit(sub, detail, **changes)
+
+    async def _emit(self, sub: Submission, detail: str | None, **changes: Any) -> bool:
         base = sub.last_event or initial_event(sub, self.namespace)
         data = {**base.model_dump(), **changes}
         candidate = JobStatusEvent.model_validate(data)
@@ -108,9 +132,11 @@ class Emitter:
         return len(changed)
 
     async def republish_pending(self, sub: Submission) -> bool:
-        """After a crash between ledger write and broker ack: send the last event again."""
-        if sub.last_event is None or sub.published_seq >= sub.seq:
-            return False
-        await self.sink.publish(sub.last_event)
-        self.ledger.mark_published(sub, sub.last_event.seq)
-        return True
+        """After a crash between ledger write and broker ack: send the last event again
+        (after any of the job's events still being published, which may be that one)."""
+        async with self._one_at_a_time(sub):
+            if sub.last_event is None or sub.published_seq >= sub.seq:
+                return False
+            await self.sink.publish(sub.last_event)
+            self.ledger.mark_published(sub, sub.last_event.seq)
+            return True
