@@ -114,8 +114,8 @@ def _bool(name: str) -> Callable[[F], F]:
     "--direct-io/--no-direct-io",
     default=True,
     show_default=True,
-    help="Write large outputs (from inputs of 128 MiB, 64 MiB or more per writer) with "
-    "direct I/O (O_DIRECT: no page cache filled with a file that is not read back). Turn "
+    help="Write large outputs (from inputs of 64 MiB: runs of 64 MiB or more per writer) "
+    "with direct I/O (O_DIRECT: no page cache filled with a file that is not read back). Turn "
     "off where buffered writes are faster: a disk much slower than the writers (~1 GB/s).",
 )
 @click.option(
@@ -226,7 +226,7 @@ class _Output:
 
 
 def _columnar_builder() -> type[ColumnarBuilder]:
-    """Imported when chosen: it brings numpy and pyarrow (~0.2 s)."""
+    """Imported when chosen: it brings numpy and pyarrow."""
     from prefstream_pairing.offline_columnar import ColumnarBuilder
 
     return ColumnarBuilder
