@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,11 @@ from prefstream_submission.dataset_files import dataset_from_directory
 from prefstream_submission.flow import FlowHooks, FlowSettings
 from prefstream_submission.job_events import Emitter, initial_event
 from prefstream_submission.model import Step
-from prefstream_submitter_service.scheduler import Scheduler
+from prefstream_submitter_service.scheduler import (
+    FLOW_RESTART_FIRST_SECONDS,
+    FLOW_RESTART_MAX_SECONDS,
+    Scheduler,
+)
 
 from tests.support.fake_nemo import FakePlatform, ListSink, write_dataset
 
@@ -231,8 +234,11 @@ async def test_a_flow_that_keeps_failing_backs_off_then_fails_its_dataset(tmp_pa
     await scheduler.stop()
 
     assert len(pauses) >= 4
-    for before, after in itertools.pairwise(pauses):
-        assert after >= before * 0.9, pauses  # grows, jitter aside
+    for n, seconds in enumerate(pauses, start=1):
+        # The documented envelope: FIRST * 2**(n-1), at most MAX, times a jitter in
+        # [0.5, 1]. Consecutive pauses at the cap may shrink (two draws from [150, 300]).
+        bound = min(FLOW_RESTART_FIRST_SECONDS * 2 ** (n - 1), FLOW_RESTART_MAX_SECONDS)
+        assert bound * 0.5 <= seconds <= bound, (n, pauses)
     assert pauses[-1] > pauses[0] * 4, pauses
     assert now[0] <= 600.0 + pauses[-1], now[0]
     assert len(restarts) == len(pauses)
