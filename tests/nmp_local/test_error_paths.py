@@ -28,6 +28,7 @@ from prefstream_nmp_local.testing import NmpLocalProcess, running_nmp_local
 
 from .conftest import CONFIG, DPO_HYPER, NIM, dpo_rows, hf, hyper, jsonl, sdk
 from .test_dpo_flow import wait_for
+from .test_metrics import requests, samples
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -58,11 +59,11 @@ def test_duplicate_creates(nmp: NmpLocalProcess) -> None:
     client, api = sdk(nmp.base_url), hf(nmp.base_url)
     make_dataset(nmp, "dup", "ds", valid_files())
 
-    started = time.monotonic()
+    before = requests(samples(nmp.base_url), "/v1/namespaces", "409", method="POST")
     with pytest.raises(ConflictError) as err:
         client.namespaces.create(id="dup")
-    # x-should-retry: false stops the SDK's two retries (≥ 0.5 s of backoff each).
-    assert time.monotonic() - started < 0.5
+    # x-should-retry: false stops the SDK's two retries: the server saw one request.
+    assert requests(samples(nmp.base_url), "/v1/namespaces", "409", method="POST") == before + 1
     assert err.value.response.headers["x-should-retry"] == "false"
     assert "already exists" in str(err.value.body)
 
