@@ -56,8 +56,35 @@ class Component(Protocol):
     def tail(self) -> str: ...
 
 
-class _Pairing:
+class _Harnessed:
+    """A service run by its test harness (start, wait_ready, kill, stop, and a process
+    with an exit code and a log tail)."""
+
+    name: str
+    svc: PairingProcess | BatcherProcess
+
+    async def start(self) -> None:
+        self.svc.start()
+
+    async def ready(self, timeout_s: float) -> None:
+        await self.svc.wait_ready(timeout_s)
+
+    def kill(self) -> None:
+        self.svc.kill()
+
+    def stop(self) -> None:
+        self.svc.stop()
+
+    def returncode(self) -> int | None:
+        return self.svc.proc.returncode
+
+    def tail(self) -> str:
+        return self.svc.proc.tail(30)
+
+
+class _Pairing(_Harnessed):
     name = "pairing"
+    svc: PairingProcess
 
     def __init__(self, env: PairingEnv) -> None:
         self.svc = PairingProcess(env, "p0")
@@ -66,27 +93,10 @@ class _Pairing:
     def is_running(self) -> bool:
         return self.svc.proc.is_running
 
-    async def start(self) -> None:
-        self.svc.start()
 
-    async def ready(self, timeout_s: float) -> None:
-        await self.svc.wait_ready(timeout_s)
-
-    def kill(self) -> None:
-        self.svc.kill()
-
-    def stop(self) -> None:
-        self.svc.stop()
-
-    def returncode(self) -> int | None:
-        return self.svc.proc.returncode
-
-    def tail(self) -> str:
-        return self.svc.proc.tail(30)
-
-
-class _Batcher:
+class _Batcher(_Harnessed):
     name = "batcher"
+    svc: BatcherProcess
 
     def __init__(self, env: BatcherEnv, overrides: dict[str, Any]) -> None:
         self.svc = BatcherProcess(env, overrides)
@@ -94,24 +104,6 @@ class _Batcher:
     @property
     def is_running(self) -> bool:
         return self.svc.running
-
-    async def start(self) -> None:
-        self.svc.start()
-
-    async def ready(self, timeout_s: float) -> None:
-        await self.svc.wait_ready(timeout_s)
-
-    def kill(self) -> None:
-        self.svc.kill()
-
-    def stop(self) -> None:
-        self.svc.stop()
-
-    def returncode(self) -> int | None:
-        return self.svc.proc.returncode
-
-    def tail(self) -> str:
-        return self.svc.proc.tail(30)
 
 
 class _Submitter:

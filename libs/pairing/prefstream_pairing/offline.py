@@ -100,25 +100,20 @@ class LineBuilder:
     def _init_state(self) -> None:
         """The builder's own state before its first line (its columns or windows)."""
 
-
-class OfflineBuilder(LineBuilder):
-    """Feed lines, then iterate :meth:`pairs`."""
-
-    def _init_state(self) -> None:
-        self._examples: dict[str, list[WindowKey]] = {}
-        self._windows: dict[WindowKey, _FileWindow] = {}
-
-    def feed(self, lines: Iterable[bytes]) -> None:
+    def records(self, lines: Iterable[bytes]) -> Iterator[CandidateRecord]:
+        """The valid records of ``lines`` for the configured step, counted in the summary
+        (blank lines are not records; invalid ones are reported with their line number)."""
         s = self.summary
         step = self.options.ttc_step_name
+        max_bytes = self.max_bytes
         for raw in lines:
             self._lineno += 1
             line = raw.strip()
             if not line:
-                continue  # blank lines are not records
+                continue
             s.lines += 1
             try:
-                rec = decode_candidate(line, max_bytes=self.max_bytes)
+                rec = decode_candidate(line, max_bytes=max_bytes)
             except InvalidEvent as exc:
                 s.invalid += 1
                 s.invalid_reasons[exc.reason] = s.invalid_reasons.get(exc.reason, 0) + 1
@@ -129,6 +124,19 @@ class OfflineBuilder(LineBuilder):
             if rec.ttc_step_name != step:
                 s.filtered += 1
                 continue
+            yield rec
+
+
+class OfflineBuilder(LineBuilder):
+    """Feed lines, then iterate :meth:`pairs`."""
+
+    def _init_state(self) -> None:
+        self._examples: dict[str, list[WindowKey]] = {}
+        self._windows: dict[WindowKey, _FileWindow] = {}
+
+    def feed(self, lines: Iterable[bytes]) -> None:
+        s = self.summary
+        for rec in self.records(lines):
             self._add(rec, s.valid)
 
     def _add(self, rec: CandidateRecord, arrival: int) -> None:

@@ -24,9 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
-from prefstream_events import InvalidEvent
 
-from prefstream_pairing.decode import CandidateRecord, decode_candidate
+from prefstream_pairing.decode import CandidateRecord
 from prefstream_pairing.ids import ID_HEX_CHARS, canonical_prompt, window_prefix
 from prefstream_pairing.offline import OFFLINE, LineBuilder, OfflineBuilder
 from prefstream_pairing.vector_rules import IntArray, select_pairs
@@ -115,35 +114,17 @@ class ColumnarBuilder(LineBuilder):
     # -- decoding -----------------------------------------------------------------------
 
     def feed(self, lines: Iterable[bytes]) -> None:
-        """Decode ``lines`` into the columns; counts and invalid-line reports exactly as
-        :meth:`OfflineBuilder.feed` makes them."""
-        s = self.summary
-        step = self.options.ttc_step_name
-        max_bytes = self.max_bytes
+        """Decode ``lines`` into the columns (the records, counts and invalid-line reports
+        of :meth:`LineBuilder.records`, as :meth:`OfflineBuilder.feed` takes them). The
+        shared generator costs ~0.13 us a record against an inlined copy (3 % of the feed,
+        medians of 5 at 100k records): one definition of what counts is worth that."""
         wids = self._wids
         windows = self.windows
         pjson = self._pjson
         w_col, i_col, s_col = self._w, self._index, self._score
         e_col, p_col, m_col = self._expected, self._prompt, self._policy
         oj, oj_end, od, policies = self._oj, self._oj_end, self._od, self._policy_ids
-        for raw in lines:
-            self._lineno += 1
-            line = raw.strip()
-            if not line:
-                continue
-            s.lines += 1
-            try:
-                rec = decode_candidate(line, max_bytes=max_bytes)
-            except InvalidEvent as exc:
-                s.invalid += 1
-                s.invalid_reasons[exc.reason] = s.invalid_reasons.get(exc.reason, 0) + 1
-                if self.on_invalid is not None:
-                    self.on_invalid(self._lineno, exc)
-                continue
-            s.valid += 1
-            if rec.ttc_step_name != step:
-                s.filtered += 1
-                continue
+        for rec in self.records(lines):
             key = (rec.run_id, rec.example_id, rec.turn_id)
             w = wids.get(key)
             if w is None:

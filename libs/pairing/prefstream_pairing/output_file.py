@@ -112,12 +112,13 @@ def _remove_stale_links(path: Path) -> None:
 
 
 def _running(pid: int) -> bool:
+    """Signal 0 asks only whether the pid exists (a PermissionError: someone else's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:
+        pass
     return True
 
 
