@@ -17,9 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import tempfile
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ import msgspec
 from prefstream_pairing.offline import OfflineBuilder
 from prefstream_pairing.pair import PairingStats
 from prefstream_pairing.range_writer import RangeOverflow, RangeWriter
+from prefstream_pairing.write_thread import WriteThread
 
 if TYPE_CHECKING:
     from prefstream_pairing.offline_columnar import ColumnarBuilder, PairPlan
@@ -44,54 +44,31 @@ class WriterProcessFailed(RuntimeError):
     """A forked writer exited with an error or reported nothing; its part is incomplete."""
 
 
-class _Writer:
-    """Writes encoded chunks on a thread: ``write`` releases the GIL, pairing does not."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        # Two chunks (~6 MB each at 4,096 pairs) keep the disk busy; eight raised the
-        # peak RSS of a 400k-event pairs build past 600 MB whenever writes were slow.
-        self._q: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="pairs-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._q.get()) is not None:
-            if self._error is None:
-                try:
-                    self._out.write(chunk)
-                except BaseException as exc:  # reported by close()
-                    self._error = exc
-
-    def write(self, chunk: bytes | memoryview) -> None:
-        if self._error is not None:
-            raise self._error
-        self._q.put(chunk)
-
-    def close(self) -> None:
-        self._q.put(None)
-        self._thread.join()
-        self._out.flush()
-        if self._error is not None:
-            raise self._error
+@contextlib.contextmanager
+def _writing(out: IO[bytes]) -> Iterator[WriteThread[bytes | memoryview]]:
+    """``out.write`` on a thread while the next chunk is encoded; flushed at the end."""
+    # Two chunks (~6 MB each at 4,096 pairs) keep the disk busy; eight raised the peak RSS
+    # of a 400k-event pairs build past 600 MB whenever writes were slow.
+    writes: WriteThread[bytes | memoryview] = WriteThread(out.write, depth=2, name="pairs-writer")
+    try:
+        yield writes
+    finally:
+        writes.close()
+        out.flush()
 
 
 def write_pairs(pairing: OfflineBuilder, out: IO[bytes], examples: list[str] | None) -> None:
     """Encode the pairs of ``examples`` (all when ``None``) as JSON lines into ``out``."""
-    writer = _Writer(out)
     encode_lines = msgspec.json.Encoder().encode_lines
     chunk: list[Any] = []
-    try:
+    with _writing(out) as writes:
         for pair in pairing.pairs(examples):
             chunk.append(pair)
             if len(chunk) >= CHUNK_PAIRS:
-                writer.write(encode_lines(chunk))
+                writes.put(encode_lines(chunk))
                 chunk = []
         if chunk:
-            writer.write(encode_lines(chunk))
-    finally:
-        writer.close()
+            writes.put(encode_lines(chunk))
 
 
 def write_pairs_forked(pairing: OfflineBuilder, path: Path, jobs: int, *, scratch: Path) -> None:
@@ -184,12 +161,9 @@ def write_columnar(
     builder: ColumnarBuilder, plan: PairPlan, out: IO[bytes], lo: int = 0, hi: int | None = None
 ) -> None:
     """Write the planned pairs ``lo:hi`` (all by default) as JSON lines into ``out``."""
-    writer = _Writer(out)
-    try:
+    with _writing(out) as writes:
         for chunk in builder.chunks(plan, lo, plan.window.size if hi is None else hi):
-            writer.write(chunk)
-    finally:
-        writer.close()
+            writes.put(chunk)
 
 
 def write_columnar_forked(

@@ -18,9 +18,10 @@ import errno
 import mmap
 import os
 import queue
-import threading
 from pathlib import Path
 from types import TracebackType
+
+from prefstream_pairing.write_thread import WriteThread
 
 ALIGN = 4096
 """Offsets, lengths and buffer addresses of direct writes are multiples of this (the
@@ -73,11 +74,10 @@ class RangeWriter:
         if self._direct_fd is not None:
             for _ in range(STAGES):
                 self._free.put(mmap.mmap(-1, STAGE_BYTES))  # page-aligned
-        self._q: queue.Queue[_Item | None] = queue.Queue(maxsize=STAGES)
-        self._error: BaseException | None = None
         self._direct_refused = False
-        self._thread = threading.Thread(target=self._run, name="range-writer", daemon=True)
-        self._thread.start()
+        self._writes: WriteThread[_Item] = WriteThread(
+            self._write_item, depth=STAGES, name="range-writer", done=self._release
+        )
 
     def __enter__(self) -> RangeWriter:
         return self
@@ -93,8 +93,8 @@ class RangeWriter:
     # -- the caller's side ---------------------------------------------------------------
 
     def write(self, chunk: bytes | memoryview) -> None:
-        if self._error is not None:
-            raise self._error
+        if self._writes.error is not None:
+            raise self._writes.error
         view = memoryview(chunk).cast("B")
         if self.position + len(view) > self.end:
             raise RangeOverflow(
@@ -108,7 +108,7 @@ class RangeWriter:
             else:
                 limit = self._middle if direct and pos < self._middle else self.end
                 n = min(len(view), limit - pos)
-                self._put((self._fd, view[:n], pos, None))
+                self._writes.put((self._fd, view[:n], pos, None))
             view = view[n:]
             self.position = pos + n
 
@@ -129,45 +129,37 @@ class RangeWriter:
         if stage is None:
             return
         self._stage = None
-        self._put((fd, memoryview(stage)[:filled], self._stage_at, stage))
-
-    def _put(self, item: _Item) -> None:
-        self._q.put(item)
-        if self._error is not None:
-            raise self._error
+        self._writes.put((fd, memoryview(stage)[:filled], self._stage_at, stage))
 
     def close(self) -> None:
         """Wait for every queued byte; raise what the thread met. Idempotent."""
-        if self._thread.is_alive():
-            try:
+        try:
+            if self._writes.running:
                 # A stage left part-full (the caller stopped short of the range's end)
                 # holds no whole block: it goes through the page cache.
                 self._flush_stage(self._fd, self.position - self._stage_at)
+        finally:
+            try:
+                self._writes.close()
             finally:
-                self._q.put(None)
-                self._thread.join()
-        for fd in (self._fd, self._direct_fd):
-            if fd is not None and fd >= 0:
-                os.close(fd)
-        self._fd, self._direct_fd = -1, None
-        while not self._free.empty():
-            self._free.get().close()
-        if self._error is not None:
-            raise self._error
+                for fd in (self._fd, self._direct_fd):
+                    if fd is not None and fd >= 0:
+                        os.close(fd)
+                self._fd, self._direct_fd = -1, None
+                while not self._free.empty():
+                    self._free.get().close()
 
     # -- the thread ----------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while (item := self._q.get()) is not None:
-            fd, data, offset, stage = item
-            if self._error is None:
-                try:
-                    self._pwrite_all(fd, data, offset)
-                except BaseException as exc:  # raised to the caller by write() or close()
-                    self._error = exc
-            data.release()
-            if stage is not None:
-                self._free.put(stage)
+    def _write_item(self, item: _Item) -> None:
+        fd, data, offset, _ = item
+        self._pwrite_all(fd, data, offset)
+
+    def _release(self, item: _Item) -> None:
+        _, data, _, stage = item
+        data.release()
+        if stage is not None:
+            self._free.put(stage)
 
     def _pwrite_all(self, fd: int, data: memoryview, offset: int) -> None:
         if fd != self._fd and self._direct_refused:
