@@ -30,7 +30,10 @@ $(BOOTSTRAP)/bin/uv:
 # may not write it (PYTHONDONTWRITEBYTECODE, as in many container images, or a read-only
 # install) every process would otherwise compile pydantic, numpy, pyarrow... from source
 # again. Measured: the imports of `pairs build` 0.59 -> 0.33 s (docs/performance.md).
-.venv/.synced: Makefile pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+# The stamp's name says which recipe made the venv (a venv synced without bytecode has the
+# old `.synced` and is synced again once), so editing this file recompiles nothing.
+VENV_STAMP := .venv/.synced-bytecode
+$(VENV_STAMP): pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
@@ -38,7 +41,7 @@ $(COMPOSE_SCHEMA): tools/compose-schema/package-lock.json
 	npm ci --prefix tools/compose-schema --silent --no-audit --no-fund
 	@touch $@
 
-env: .venv/.synced $(COMPOSE_SCHEMA)
+env: $(VENV_STAMP) $(COMPOSE_SCHEMA)
 
 # The web view's browser test loads the page in headless Chromium (Debian's package).
 CHROMIUM := /usr/bin/chromium
