@@ -134,10 +134,9 @@ class RangeWriter:
     def close(self) -> None:
         """Wait for every queued byte; raise what the thread met. Idempotent."""
         try:
-            if self._writes.running:
-                # A stage left part-full (the caller stopped short of the range's end)
-                # holds no whole block: it goes through the page cache.
-                self._flush_stage(self._fd, self.position - self._stage_at)
+            # A stage left part-full (the caller stopped short of the range's end) holds
+            # no whole block: it goes through the page cache (none after the first close).
+            self._flush_stage(self._fd, self.position - self._stage_at)
         finally:
             try:
                 self._writes.close()

@@ -38,10 +38,6 @@ class WriteThread(Generic[T]):
             raise self.error
         self._q.put(item)
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
     def close(self) -> None:
         """Wait until every item is handled; raise the first error. Idempotent."""
         if self._thread.is_alive():

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 from prefstream_pairing import OfflineBuilder, PairingOptions
 from prefstream_pairing.offline_writer import (
+    DIRECT_FROM_BYTES,
     WriterProcessFailed,
     write_pairs,
     write_pairs_forked,
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _PROGRESS_EVERY = 65536
+
+COLUMNAR_FROM_BYTES = 64 * 2**20
+"""Below this the per-object builder is as fast, uses less memory and starts without numpy
+and pyarrow (measured with bytecode compiled, docs/performance.md, medians of 5: 55 MB of
+input 0.82 s columnar against 0.85 s per-object, 69 MB 0.93 s against 1.06 s)."""
 
 
 def _lines(fh: IO[bytes], total: int | None) -> Iterator[bytes]:
@@ -114,16 +120,18 @@ def _bool(name: str) -> Callable[[F], F]:
     "--direct-io/--no-direct-io",
     default=True,
     show_default=True,
-    help="Write large outputs (from inputs of 64 MiB: runs of 64 MiB or more per writer) "
-    "with direct I/O (O_DIRECT: no page cache filled with a file that is not read back). Turn "
-    "off where buffered writes are faster: a disk much slower than the writers (~1 GB/s).",
+    help=f"Write large outputs (from inputs of {COLUMNAR_FROM_BYTES >> 20} MiB: runs of "
+    f"{DIRECT_FROM_BYTES >> 20} MiB or more per writer) with direct I/O (O_DIRECT: no page "
+    "cache filled with a file that is not read back). Turn off where buffered writes are "
+    "faster: a disk much slower than the writers (~1 GB/s).",
 )
 @click.option(
     "--engine",
     type=click.Choice(["auto", "columnar", "objects"]),
     default="auto",
     hidden=True,
-    help="auto: columnar from COLUMNAR_FROM_BYTES of input, else objects (same output).",
+    help=f"auto: columnar from {COLUMNAR_FROM_BYTES >> 20} MiB of input, else objects "
+    "(same output).",
 )
 @max_invalid_option
 @config_options(short_override=False)
@@ -200,12 +208,6 @@ def build(
     click.echo(json.dumps({"summary": summary.as_dict()}), err=True)  # the last line, always
     if problem:
         raise SystemExit(EXIT_INVALID)
-
-
-COLUMNAR_FROM_BYTES = 64 * 2**20
-"""Below this the per-object builder is as fast, uses less memory and starts without numpy
-and pyarrow (measured with bytecode compiled, docs/performance.md, medians of 5: 55 MB of
-input 0.82 s columnar against 0.85 s per-object, 69 MB 0.93 s against 1.06 s)."""
 
 
 @dataclass(frozen=True, slots=True)
